@@ -1,0 +1,61 @@
+// detail/channel.hpp — the request queue shared by a manager and its endpoints.
+//
+// Not API. Endpoints hold it through std::shared_ptr, so it outlives the
+// manager; the manager disconnects it before it destroys anything else.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "event_manager/detail/task.hpp"
+#include "event_manager/error.hpp"
+
+namespace event_manager::detail {
+
+class Channel {
+ public:
+  explicit Channel(int wake_fd) noexcept : wake_fd_(wake_fd) {}
+
+  /// Queues `task` and wakes the loop. ChannelSend when disconnected (the task
+  /// is then destroyed without running); the errno of an eventfd write that
+  /// fails (the task is taken back out, so nothing was queued).
+  Result<void> send(TaskPtr task);
+  /// Makes the current or next epoll_wait of the manager return.
+  Result<void> kick();
+  /// Loop thread: appends every queued task to `out` (by swapping when `out`
+  /// is empty, so that neither side allocates once warmed up) and re-arms the
+  /// wake-up, so that a task sent from now on writes the eventfd again.
+  void take_all(std::vector<TaskPtr>& out);
+  /// Refuses every later call (ChannelSend) and destroys the queued tasks,
+  /// which releases waiting call_blocking() callers with ChannelRecv.
+  void disconnect() noexcept;
+
+  /// True on the thread that is inside run() of the manager (WouldDeadlock).
+  bool is_loop_thread() const noexcept {
+    return loop_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+  }
+  /// Loop thread: marks entry into and exit from run(); returns the previous owner.
+  std::thread::id set_loop_thread(std::thread::id id) noexcept {
+    return loop_thread_.exchange(id, std::memory_order_relaxed);
+  }
+
+ private:
+  Result<void> wake_locked();
+
+  // Constant after construction. The fd belongs to the manager; it is only
+  // written to while connected_ is true, under mutex_, so never after close.
+  const int wake_fd_;
+  // Written only by the loop thread; read by any thread to compare with its own id.
+  std::atomic<std::thread::id> loop_thread_{};
+
+  // Guarded by mutex_.
+  std::mutex mutex_;
+  std::vector<TaskPtr> queue_;
+  bool connected_ = true;
+  bool wake_pending_ = false;  // an eventfd write is outstanding: do not write again
+};
+
+}  // namespace event_manager::detail

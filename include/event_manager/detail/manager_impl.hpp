@@ -1,0 +1,132 @@
+// detail/manager_impl.hpp — inline bodies of EventManager<S>.
+//
+// Not API; included at the end of manager.hpp. The per-event dispatch step
+// lives here so that the compiler sees one tight loop with the subscriber's
+// process() inlined; registration and everything cold is in src/core.cpp.
+#pragma once
+
+#include <memory>
+#include <new>
+#include <utility>
+
+namespace event_manager {
+
+namespace detail {
+
+/// Marks the loop thread busy with callbacks of `core` for a scope: run() and
+/// run_with_timeout() then return Reentrant, and call_blocking() from this
+/// thread returns WouldDeadlock (only while inside run(): `claim_thread`).
+class CallbackScope {
+ public:
+  CallbackScope(Core& core, std::uint64_t active, bool claim_thread) noexcept
+      : core_(core), previous_active_(core.active_), claim_thread_(claim_thread) {
+    ++core_.callback_depth_;
+    core_.active_ = active;
+    if (claim_thread_) previous_thread_ = core_.channel()->set_loop_thread(std::this_thread::get_id());
+  }
+  ~CallbackScope() {
+    --core_.callback_depth_;
+    core_.active_ = previous_active_;
+    if (claim_thread_) core_.channel()->set_loop_thread(previous_thread_);
+  }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+
+ private:
+  Core& core_;
+  std::uint64_t previous_active_;
+  bool claim_thread_;
+  std::thread::id previous_thread_{};
+};
+
+}  // namespace detail
+
+template <SubscriberHandle S>
+Result<EventManager<S>> EventManager<S>::create(std::size_t ready_events_capacity) {
+  if (ready_events_capacity == 0 || ready_events_capacity > max_ready_events_capacity) {
+    return std::unexpected(make_error_code(Error::InvalidCapacity));
+  }
+  auto core = detail::Core::create(ready_events_capacity, &EventManager::destroy);
+  if (!core) return std::unexpected(core.error());
+  return EventManager(std::move(*core));
+}
+
+template <SubscriberHandle S>
+Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
+  detail::Core& core = *core_;
+  if (core.callback_depth_ != 0) return std::unexpected(make_error_code(Error::Reentrant));
+  detail::CallbackScope scope(core, 0, /*claim_thread=*/true);
+
+  const Result<int> waited = core.wait(milliseconds);
+  if (!waited) return std::unexpected(waited.error());
+  const int count = *waited;
+  const ::epoll_event* const ready = core.ready_events();
+  const int wake_fd = core.wake_fd();
+  bool woken = core.wake_owed();
+
+  int i = 0;
+  try {
+    for (; i < count; ++i) {
+      const std::uint64_t key = ready[i].data.u64;
+      const auto fd = static_cast<std::uint32_t>(key);
+      // Reload the table each time: a callback may add fds and grow it.
+      const detail::FdEntry& entry = core.fd_table()[fd];
+      if (entry.generation == static_cast<std::uint32_t>(key >> 32)) [[likely]] {
+        const Events events = Events::with_data(static_cast<int>(fd), entry.data,
+                                                EventSet::from_bits(ready[i].events & entry.interest));
+        auto& target = *static_cast<detail::subscriber_target_t<S>*>(entry.target);
+        core.active_ = entry.owner;
+        EventOps ops(&core, SubscriberId::from_value(entry.owner));
+        target.process(events, ops);
+      } else if (static_cast<int>(fd) == wake_fd) {
+        woken = true;
+      }
+      // Anything else is stale (removed, or re-registered, since the kernel
+      // reported it): skipped, never a reason to fail.
+    }
+  } catch (...) {
+    core.abandon_batch(count);
+    throw;
+  }
+  core.active_ = 0;
+  if (woken) [[unlikely]] core.run_requests(static_cast<SubscriberOps<S>*>(this));
+  return static_cast<std::size_t>(count);
+}
+
+template <SubscriberHandle S>
+SubscriberId EventManager<S>::add_subscriber(S subscriber) {
+  detail::Core& core = *core_;
+  auto object = std::make_unique<S>(std::move(subscriber));
+  auto& target = detail::subscriber_target(*object);
+  const SubscriberId id = core.insert_subscriber(object.get(), const_cast<void*>(static_cast<const void*>(&target)));
+  try {
+    detail::CallbackScope scope(core, id.value(), /*claim_thread=*/false);
+    EventOps ops(&core, id);
+    target.init(ops);
+  } catch (...) {
+    core.erase_subscriber(id);  // unregisters whatever init() added; `object` deletes the subscriber
+    throw;
+  }
+  object.release();  // owned by the core from here on
+  return id;
+}
+
+template <SubscriberHandle S>
+Result<S> EventManager<S>::remove_subscriber(SubscriberId id) {
+  detail::Core& core = *core_;
+  auto* object = static_cast<S*>(core.find_subscriber(id));
+  if (object == nullptr) return std::unexpected(make_error_code(Error::InvalidId));
+  if (core.active_ == id.value()) return std::unexpected(make_error_code(Error::Reentrant));
+  Result<S> removed(std::in_place, std::move(*object));  // may throw: nothing changed yet
+  core.erase_subscriber(id);
+  delete object;
+  return removed;
+}
+
+template <SubscriberHandle S>
+Result<EventOps> EventManager<S>::event_ops(SubscriberId id) {
+  if (core_->find_subscriber(id) == nullptr) return std::unexpected(make_error_code(Error::InvalidId));
+  return EventOps(core_.get(), id);
+}
+
+}  // namespace event_manager

@@ -1,0 +1,67 @@
+// event_ops.hpp — EventOps, what a subscriber may do to its own interest list.
+//
+// Example:
+//
+//   void Device::init(EventOps& ops) {
+//     ops.add(Events::with_data(kick_, kKick, EventSet::in)).value();
+//   }
+//   void Device::process(Events ev, EventOps& ops) {
+//     if (ev.event_set().intersects(EventSet::hang_up)) {
+//       (void)ops.remove(ev);                       // stop watching a dead peer
+//       return;
+//     }
+//     auto r = ops.registered(ev.fd());             // flip one flag, keep the rest
+//     (void)ops.modify(Events::with_data(ev.fd(), r->data(), r->event_set() | EventSet::out));
+//   }
+//
+// An EventOps is a small copyable handle to the manager's state, not to the
+// EventManager object: it survives moves of the manager and must not be used
+// after the manager is destroyed or move-assigned over. It belongs to the loop
+// thread. Once its subscriber is removed every call returns Error::InvalidId.
+#pragma once
+
+#include "event_manager/error.hpp"
+#include "event_manager/events.hpp"
+#include "event_manager/subscriber_id.hpp"
+
+namespace event_manager {
+
+namespace detail {
+class Core;
+}
+
+/// One subscriber's view of the manager's interest list.
+class EventOps {
+ public:
+  /// Registers `events.fd()` for `events.event_set()` with `events.data()`.
+  /// Errors: InvalidId (subscriber gone); FdAlreadyRegistered if the fd number
+  /// is registered with this manager (by anyone, even if it was closed behind
+  /// the manager's back); otherwise the epoll_ctl errno (EBADF for a closed or
+  /// negative fd, EPERM for a regular file, ENOSPC past the watch limit, ...).
+  /// Strong guarantee: on failure nothing changes.
+  [[nodiscard]] Result<void> add(Events events);
+  /// Replaces the mask and data of an fd this subscriber registered. A change
+  /// of data only, or no change, makes no syscall. Errors: InvalidId,
+  /// FdNotRegistered (not ours), or the epoll_ctl errno; on failure the old
+  /// registration stays in force. Events of the batch being dispatched that
+  /// the new mask no longer asks for are not delivered.
+  [[nodiscard]] Result<void> modify(Events events);
+  /// Unregisters an fd this subscriber registered; only events.fd() matters.
+  /// Frees the fd in the manager even if it was already closed. Errors:
+  /// InvalidId, FdNotRegistered, or an unexpected epoll_ctl errno (then the
+  /// registration stays). An fd removed during a batch gets no further
+  /// callbacks from that batch.
+  [[nodiscard]] Result<void> remove(Events events);
+  /// What this subscriber registered for `fd`: InvalidId or FdNotRegistered otherwise.
+  [[nodiscard]] Result<Events> registered(int fd) const;
+  SubscriberId subscriber_id() const noexcept { return id_; }
+
+  /// Internal: handles are made by the manager.
+  EventOps(detail::Core* core, SubscriberId id) noexcept : core_(core), id_(id) {}
+
+ private:
+  detail::Core* core_;
+  SubscriberId id_;
+};
+
+}  // namespace event_manager

@@ -1,0 +1,85 @@
+// manager.hpp — EventManager<S>: waits on epoll and calls the owning
+// subscriber's process() for each ready event.
+//
+// Example:
+//
+//   auto manager = EventManager<Counter>::create();          // Result<EventManager<Counter>>
+//   if (!manager) return manager.error();
+//   SubscriberId id = manager->add_subscriber(Counter{});    // calls Counter::init()
+//   while (running) {
+//     auto n = manager->run_with_timeout(100);               // dispatches one batch
+//     if (!n) return n.error();
+//   }
+//   Counter done = manager->remove_subscriber(id).value();
+//
+// Not thread-safe: one thread at a time drives a manager (it may move between
+// threads); other threads use remote_endpoint(). Costs: dispatch, add(),
+// modify() and remove() are O(1) (fds index a flat table); remove_subscriber()
+// is O(fds of that subscriber); run() allocates nothing once warmed up.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <climits>
+#include <cstddef>
+#include <memory>
+
+#include "event_manager/detail/core.hpp"
+#include "event_manager/error.hpp"
+#include "event_manager/event_ops.hpp"
+#include "event_manager/remote_endpoint.hpp"
+#include "event_manager/subscriber.hpp"
+#include "event_manager/subscriber_ops.hpp"
+
+namespace event_manager {
+
+inline constexpr std::size_t default_ready_events_capacity = 256;
+/// epoll_wait takes the buffer length as an int.
+inline constexpr std::size_t max_ready_events_capacity = INT_MAX / sizeof(::epoll_event);
+
+template <SubscriberHandle S>
+class EventManager final : public SubscriberOps<S> {
+ public:
+  /// Opens the epoll fd and the remote endpoint's wake-up eventfd (close-on-exec).
+  /// `ready_events_capacity` bounds the events one run() dispatches.
+  /// Errors: InvalidCapacity for 0 or above max_ready_events_capacity; the errno
+  /// of epoll_create1 or eventfd (then nothing stays open).
+  [[nodiscard]] static Result<EventManager> create(std::size_t ready_events_capacity = default_ready_events_capacity);
+
+  EventManager(EventManager&&) noexcept = default;
+  /// Destroys the state this manager held (as the destructor does), then takes `other`'s.
+  EventManager& operator=(EventManager&&) noexcept = default;
+  /// Disconnects the endpoints, destroys the subscribers (their EventOps still
+  /// work in their destructors), then closes the manager's fds.
+  ~EventManager() = default;
+
+  /// Waits until events arrive, dispatches them, then runs queued remote
+  /// requests. Returns how many events epoll reported (the endpoint's wake-up
+  /// included), 0 when interrupted by a signal. Errors: Reentrant when called
+  /// from a callback or request of this manager; the epoll_wait errno.
+  [[nodiscard]] Result<std::size_t> run() { return run_with_timeout(-1); }
+  /// As run(), waiting at most `milliseconds` (-1 forever, 0 poll).
+  [[nodiscard]] Result<std::size_t> run_with_timeout(int milliseconds);
+
+  /// A handle for other threads; cannot fail.
+  RemoteEndpoint<S> remote_endpoint() { return RemoteEndpoint<S>(core_->channel()); }
+  /// Readable when an event is ready: lets a manager be nested in another loop.
+  int epoll_fd() const noexcept { return core_->epoll_fd(); }
+
+  SubscriberId add_subscriber(S subscriber) override;
+  [[nodiscard]] Result<S> remove_subscriber(SubscriberId id) override;
+  S* subscriber_mut(SubscriberId id) override { return static_cast<S*>(core_->find_subscriber(id)); }
+  [[nodiscard]] Result<EventOps> event_ops(SubscriberId id) override;
+
+ private:
+  explicit EventManager(std::unique_ptr<detail::Core> core) noexcept : core_(std::move(core)) {}
+  static void destroy(void* object) noexcept { delete static_cast<S*>(object); }
+
+  // The state lives on the heap so that EventOps handles and subscriber_mut()
+  // pointers survive moves of the manager.
+  std::unique_ptr<detail::Core> core_;
+};
+
+}  // namespace event_manager
+
+#include "event_manager/detail/manager_impl.hpp"

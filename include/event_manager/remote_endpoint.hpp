@@ -1,0 +1,201 @@
+// remote_endpoint.hpp — RemoteEndpoint<S>: drive a manager from other threads.
+//
+// Example:
+//
+//   auto manager = EventManager<Painter>::create().value();
+//   RemoteEndpoint<Painter> endpoint = manager.remote_endpoint();
+//   std::atomic<bool> stop{false};
+//   std::thread loop([&, m = std::move(manager)]() mutable {
+//     while (!stop) (void)m.run();
+//   });
+//   SubscriberId id = endpoint.call_blocking([](SubscriberOps<Painter>& ops) {
+//     return ops.add_subscriber(Painter{});
+//   }).value();
+//   (void)endpoint.fire([id](SubscriberOps<Painter>& ops) { ops.subscriber_mut(id)->paint(); });
+//   stop = true;
+//   (void)endpoint.kick();                          // the loop sees `stop` at once
+//   loop.join();
+//
+// Requests run on the loop thread inside run(), in the order each thread sent
+// them, after the subscriber events of the batch in which the wake-up arrived.
+// Endpoints are copyable, every member is thread-safe, and they may outlive
+// the manager: calls then return Error::ChannelSend. Nothing hangs.
+#pragma once
+
+#include <concepts>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "event_manager/detail/channel.hpp"
+#include "event_manager/detail/task.hpp"
+#include "event_manager/error.hpp"
+#include "event_manager/event_ops.hpp"
+#include "event_manager/subscriber_ops.hpp"
+
+namespace event_manager {
+
+namespace detail {
+
+template <class R>
+struct is_result : std::false_type {};
+template <class T>
+struct is_result<Result<T>> : std::true_type {};
+
+template <class R>
+struct call_result {
+  using type = Result<R>;
+};
+template <>
+struct call_result<void> {
+  using type = Result<void>;
+};
+template <class T>
+struct call_result<Result<T>> {
+  using type = Result<T>;
+};
+
+/// True for EventOps and Result<EventOps>: loop-thread handles that must not
+/// travel to the calling thread.
+template <class R>
+inline constexpr bool hands_out_event_ops =
+    std::is_same_v<std::remove_cvref_t<R>, EventOps> || std::is_same_v<std::remove_cvref_t<R>, Result<EventOps>>;
+
+/// Where a call_blocking() caller waits for its answer. Lives on the caller's stack.
+template <class Out>
+class Completion {
+ public:
+  /// Blocks until the request ran or was dropped; rethrows the closure's exception.
+  Out wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return done_; });
+    if (exception_) std::rethrow_exception(exception_);
+    if (!result_) return std::unexpected(make_error_code(Error::ChannelRecv));
+    return std::move(*result_);
+  }
+  /// Loop thread. After this returns the caller may destroy *this at any time.
+  void finish(std::optional<Out> result, std::exception_ptr exception) noexcept {
+    std::lock_guard lock(mutex_);
+    result_ = std::move(result);
+    exception_ = std::move(exception);
+    done_ = true;
+    cv_.notify_one();  // under the lock: the waiter cannot destroy cv_ before we leave
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::optional<Out> result_;
+  std::exception_ptr exception_;
+};
+
+template <class S, class F, class Out>
+class CallTask final : public Task {
+ public:
+  CallTask(F&& f, Completion<Out>& completion) : f_(std::move(f)), completion_(&completion) {}
+  CallTask(const F& f, Completion<Out>& completion) : f_(f), completion_(&completion) {}
+  ~CallTask() override {
+    if (completion_ != nullptr) completion_->finish(std::nullopt, nullptr);  // dropped: ChannelRecv
+  }
+  void run(void* subscriber_ops) override {
+    auto& ops = *static_cast<SubscriberOps<S>*>(subscriber_ops);
+    std::optional<Out> result;
+    std::exception_ptr exception;
+    try {
+      using R = std::invoke_result_t<F&, SubscriberOps<S>&>;
+      if constexpr (std::is_void_v<R>) {
+        std::invoke(f_, ops);
+        result.emplace();
+      } else {
+        result.emplace(std::invoke(f_, ops));
+      }
+    } catch (...) {
+      exception = std::current_exception();
+    }
+    std::exchange(completion_, nullptr)->finish(std::move(result), std::move(exception));
+  }
+
+ private:
+  F f_;
+  Completion<Out>* completion_;
+};
+
+template <class S, class F>
+class FireTask final : public Task {
+ public:
+  explicit FireTask(F&& f) : f_(std::move(f)) {}
+  explicit FireTask(const F& f) : f_(f) {}
+  void run(void* subscriber_ops) override { std::invoke(f_, *static_cast<SubscriberOps<S>*>(subscriber_ops)); }
+
+ private:
+  F f_;
+};
+
+}  // namespace detail
+
+/// R = std::invoke_result_t<F&, SubscriberOps<S>&>: Result<T> if R is Result<T>;
+/// Result<void> if R is void; Result<R> otherwise.
+template <class F, class S>
+using call_result_t = typename detail::call_result<std::invoke_result_t<F&, SubscriberOps<S>&>>::type;
+
+/// A thread-safe, copyable handle for sending requests to one manager.
+template <SubscriberHandle S>
+class RemoteEndpoint {
+ public:
+  RemoteEndpoint(const RemoteEndpoint&) noexcept = default;
+  RemoteEndpoint(RemoteEndpoint&&) noexcept = default;
+  RemoteEndpoint& operator=(const RemoteEndpoint&) noexcept = default;
+  RemoteEndpoint& operator=(RemoteEndpoint&&) noexcept = default;
+
+  /// Runs `f(SubscriberOps<S>&)` on the loop thread during run() and returns its
+  /// result (a Result<T> is passed through as it is). An exception thrown by
+  /// `f` is rethrown here; the loop carries on. Errors: WouldDeadlock at once
+  /// on the thread inside run() of this manager; ChannelSend if the manager is
+  /// gone; ChannelRecv if it goes away before running `f`. Still deadlocks when
+  /// called from a thread that will drive the manager but is not in run() yet,
+  /// from a thread the loop waits on, or while holding lock() of a
+  /// Synchronized subscriber of this manager.
+  template <class F>
+    requires std::invocable<std::decay_t<F>&, SubscriberOps<S>&> && std::move_constructible<std::decay_t<F>> &&
+             (!detail::hands_out_event_ops<std::invoke_result_t<std::decay_t<F>&, SubscriberOps<S>&>>)
+  [[nodiscard]] call_result_t<std::decay_t<F>, S> call_blocking(F&& f) const {
+    using Fn = std::decay_t<F>;
+    using Out = call_result_t<Fn, S>;
+    if (channel_->is_loop_thread()) return std::unexpected(make_error_code(Error::WouldDeadlock));
+    detail::Completion<Out> completion;
+    {
+      auto task = std::make_unique<detail::CallTask<S, Fn, Out>>(std::forward<F>(f), completion);
+      if (auto sent = channel_->send(std::move(task)); !sent) return std::unexpected(sent.error());
+    }
+    return completion.wait();
+  }
+
+  /// Queues `f` without waiting; works from any thread, including inside
+  /// process() on the loop thread. An exception thrown by `f` leaves run().
+  /// Errors: ChannelSend if the manager is gone (f is destroyed unrun).
+  template <class F>
+    requires std::invocable<std::decay_t<F>&, SubscriberOps<S>&> && std::move_constructible<std::decay_t<F>> &&
+             std::is_void_v<std::invoke_result_t<std::decay_t<F>&, SubscriberOps<S>&>>
+  [[nodiscard]] Result<void> fire(F&& f) const {
+    return channel_->send(std::make_unique<detail::FireTask<S, std::decay_t<F>>>(std::forward<F>(f)));
+  }
+
+  /// The run() in progress returns; if none is blocked, the next run() returns
+  /// at once. Kicks may be coalesced. ChannelSend if the manager is gone.
+  [[nodiscard]] Result<void> kick() const { return channel_->kick(); }
+
+ private:
+  template <SubscriberHandle>
+  friend class EventManager;
+  explicit RemoteEndpoint(std::shared_ptr<detail::Channel> channel) noexcept : channel_(std::move(channel)) {}
+
+  std::shared_ptr<detail::Channel> channel_;
+};
+
+}  // namespace event_manager

@@ -1,0 +1,47 @@
+// subscriber_id.hpp — SubscriberId, the name a manager gives each subscriber.
+//
+// Example:
+//
+//   SubscriberId id = manager.add_subscriber(Device{});
+//   auto device = manager.remove_subscriber(id);   // Result<Device>
+//   manager.remove_subscriber(id);                 // now Error::InvalidId
+//
+// Ids are never reused by the manager that issued them, so a stale id always
+// gives Error::InvalidId. The default-constructed id is the null id: never
+// issued, every call with it gives Error::InvalidId.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <functional>
+
+namespace event_manager {
+
+/// Opaque, trivially copyable subscriber name.
+class SubscriberId {
+ public:
+  /// The null id.
+  constexpr SubscriberId() noexcept = default;
+  constexpr std::uint64_t value() const noexcept { return value_; }
+  friend constexpr bool operator==(SubscriberId, SubscriberId) noexcept = default;
+  friend constexpr auto operator<=>(SubscriberId, SubscriberId) noexcept = default;
+
+  /// Internal: ids are made only by the manager.
+  static constexpr SubscriberId from_value(std::uint64_t value) noexcept {
+    SubscriberId id;
+    id.value_ = value;
+    return id;
+  }
+
+ private:
+  std::uint64_t value_ = 0;
+};
+
+}  // namespace event_manager
+
+template <>
+struct std::hash<event_manager::SubscriberId> {
+  std::size_t operator()(event_manager::SubscriberId id) const noexcept {
+    return std::hash<std::uint64_t>{}(id.value());
+  }
+};

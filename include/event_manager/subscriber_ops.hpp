@@ -1,0 +1,41 @@
+// subscriber_ops.hpp — SubscriberOps<S>, the manager's subscriber-facing
+// operations, as handed to remote endpoint requests.
+//
+// Example:
+//
+//   SubscriberId id = endpoint.call_blocking([](SubscriberOps<Dev>& ops) {
+//     return ops.add_subscriber(Dev{});
+//   }).value();
+#pragma once
+
+#include "event_manager/error.hpp"
+#include "event_manager/event_ops.hpp"
+#include "event_manager/subscriber.hpp"
+#include "event_manager/subscriber_id.hpp"
+
+namespace event_manager {
+
+/// Implemented only by EventManager<S>. Loop thread only.
+template <SubscriberHandle S>
+class SubscriberOps {
+ public:
+  /// Stores `subscriber`, calls its init() and returns its new id. If init()
+  /// throws, the subscriber is not kept, every fd it added is unregistered and
+  /// the exception propagates. Fds it adds are first dispatched by a later run.
+  virtual SubscriberId add_subscriber(S subscriber) = 0;
+  /// Unregisters the subscriber's fds and hands it back. Errors: InvalidId;
+  /// Reentrant when called for the subscriber whose callback is running.
+  /// Its events still pending in the batch being dispatched are dropped.
+  [[nodiscard]] virtual Result<S> remove_subscriber(SubscriberId id) = 0;
+  /// nullptr if the id is invalid. Valid across add_subscriber() and moves of
+  /// the manager, until the subscriber is removed or the manager destroyed or
+  /// assigned to. Do not reset, reassign or move from *p: use remove_subscriber().
+  virtual S* subscriber_mut(SubscriberId id) = 0;
+  /// The EventOps of subscriber `id`; InvalidId if there is none.
+  [[nodiscard]] virtual Result<EventOps> event_ops(SubscriberId id) = 0;
+
+ protected:
+  ~SubscriberOps() = default;
+};
+
+}  // namespace event_manager

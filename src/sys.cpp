@@ -1,0 +1,47 @@
+#include "sys.hpp"
+
+#include <unistd.h>
+
+namespace event_manager::sys {
+
+void close_fd(int fd) noexcept {
+  if (fd >= 0) (void)::close(fd);  // see sys.hpp: no retry, nothing to undo
+}
+
+Result<int> epoll_wait(int epoll_fd, ::epoll_event* events, int capacity, int timeout_ms) noexcept {
+  const int n = ::epoll_wait(epoll_fd, events, capacity, timeout_ms);
+  if (n >= 0) return n;
+  if (errno == EINTR) return 0;
+  return failure();
+}
+
+Result<void> epoll_ctl(int epoll_fd, int op, int fd, std::uint32_t events, std::uint64_t key) noexcept {
+  // EPOLL_CTL_DEL ignores the event, but kernels before 2.6.9 required a
+  // non-null pointer, so one is always passed.
+  ::epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = key;
+  if (::epoll_ctl(epoll_fd, op, fd, &ev) == 0) return {};
+  return failure();
+}
+
+Result<std::uint64_t> read_u64(int fd) noexcept {
+  std::uint64_t value = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, &value, sizeof value);
+    if (n == static_cast<ssize_t>(sizeof value)) return value;
+    if (n >= 0) return std::unexpected(std::make_error_code(std::errc::io_error));  // not an 8-byte counter
+    if (errno != EINTR) return failure();
+  }
+}
+
+Result<void> write_u64(int fd, std::uint64_t value) noexcept {
+  for (;;) {
+    const ssize_t n = ::write(fd, &value, sizeof value);
+    if (n == static_cast<ssize_t>(sizeof value)) return {};
+    if (n >= 0) return std::unexpected(std::make_error_code(std::errc::io_error));
+    if (errno != EINTR) return failure();
+  }
+}
+
+}  // namespace event_manager::sys
