@@ -38,8 +38,11 @@ class Channel {
     return loop_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id();
   }
   /// Loop thread: marks entry into and exit from run(); returns the previous owner.
+  /// Only the loop thread writes, so a load and a store do (no locked exchange).
   std::thread::id set_loop_thread(std::thread::id id) noexcept {
-    return loop_thread_.exchange(id, std::memory_order_relaxed);
+    const std::thread::id previous = loop_thread_.load(std::memory_order_relaxed);
+    loop_thread_.store(id, std::memory_order_relaxed);
+    return previous;
   }
 
  private:
