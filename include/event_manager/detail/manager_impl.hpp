@@ -71,9 +71,11 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
       const auto fd = static_cast<std::uint32_t>(key);
       // Reload the table each time: a callback may add fds and grow it.
       const detail::FdEntry& entry = core.fd_table()[fd];
-      if (entry.generation == static_cast<std::uint32_t>(key >> 32)) [[likely]] {
-        const Events events = Events::with_data(static_cast<int>(fd), entry.data,
-                                                EventSet::from_bits(ready[i].events & entry.interest));
+      // An event whose bits a modify() during this batch no longer asks for is
+      // dropped along with the stale ones (ready & interest is then empty).
+      const std::uint32_t bits = ready[i].events & entry.interest;
+      if (entry.generation == static_cast<std::uint32_t>(key >> 32) && bits != 0) [[likely]] {
+        const Events events = Events::with_data(static_cast<int>(fd), entry.data, EventSet::from_bits(bits));
         auto& target = *static_cast<detail::subscriber_target_t<S>*>(entry.target);
         core.active_ = entry.owner;
         EventOps ops(&core, SubscriberId::from_value(entry.owner));
