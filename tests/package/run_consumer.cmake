@@ -3,6 +3,7 @@
 #   find_package      configure, build and run find_package/ against PREFIX
 #   pkg_config        compile consumer.cpp with `pkg-config --cflags --libs event_manager` from PREFIX, run it
 #   add_subdirectory  configure, build and run add_subdirectory/ on SOURCE_DIR
+#   readme            compile the README's usage example against LIBRARY (this build tree), run it
 # The consumers are built with the same compiler, generator and flags as the
 # calling build tree (so a sanitizer build links its sanitizer runtime) into WORK_DIR.
 cmake_minimum_required(VERSION 3.25)
@@ -57,6 +58,23 @@ elseif(MODE STREQUAL "pkg_config")
   run("${WORK_DIR}/consumer")
 elseif(MODE STREQUAL "add_subdirectory")
   build_and_run_cmake_consumer("${SOURCE_DIR}/tests/package/add_subdirectory" "-DEVENT_MANAGER_SOURCE_DIR=${SOURCE_DIR}")
+elseif(MODE STREQUAL "readme")
+  # The C++ block right after the "<!-- readme-example -->" marker in README.md.
+  file(READ "${SOURCE_DIR}/README.md" readme)
+  string(FIND "${readme}" "<!-- readme-example -->\n```cpp\n" start)
+  if(start LESS 0)
+    message(FATAL_ERROR "README.md has no '<!-- readme-example -->' marker followed by a ```cpp block")
+  endif()
+  string(SUBSTRING "${readme}" ${start} -1 readme)
+  string(REGEX MATCH "```cpp\n(.*)" block "${readme}")
+  string(FIND "${CMAKE_MATCH_1}" "\n```" end)
+  string(SUBSTRING "${CMAKE_MATCH_1}" 0 ${end} example)
+  file(REMOVE_RECURSE "${WORK_DIR}")
+  file(WRITE "${WORK_DIR}/readme_example.cpp" "${example}\n")
+  separate_arguments(extra_flags UNIX_COMMAND "${CXX_FLAGS} ${LINKER_FLAGS}")
+  run("${CXX_COMPILER}" ${extra_flags} -std=c++23 -Wall -Wextra -Werror "-I${SOURCE_DIR}/include"
+      "${WORK_DIR}/readme_example.cpp" "${LIBRARY}" -pthread -o "${WORK_DIR}/readme_example")
+  run("${WORK_DIR}/readme_example")
 else()
   message(FATAL_ERROR "unknown MODE '${MODE}'")
 endif()
