@@ -1,0 +1,709 @@
+// Injected syscall failures (see fault_injection.hpp): for every operation,
+// every syscall it makes (k = 1, 2, ... until the operation makes no more
+// such calls) and every errno that syscall can return, the operation must
+// report the error as documented, leave the manager exactly as it was (same
+// registrations, triggers still dispatched, no half-registered fd, no
+// orphaned table entry, no leaked fd, no lost or phantom remote request), and
+// the next call must work.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <event_manager/event_manager.hpp>
+
+#include "fault_injection.hpp"
+#include "support/fd_checks.hpp"
+
+namespace event_manager {
+namespace {
+
+using fault::Injection;
+using fault::Sys;
+
+std::error_code sys_error(int e) { return {e, std::system_category()}; }
+
+std::string errno_name(int e) {
+  switch (e) {
+    case ENOMEM: return "ENOMEM";
+    case ENOSPC: return "ENOSPC";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case EBADF: return "EBADF";
+    case EINTR: return "EINTR";
+    case EAGAIN: return "EAGAIN";
+    case EINVAL: return "EINVAL";
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EEXIST: return "EEXIST";
+    case ELOOP: return "ELOOP";
+    case ENODEV: return "ENODEV";
+    case EFAULT: return "EFAULT";
+    case EIO: return "EIO";
+  }
+  return std::to_string(e);
+}
+
+/// Prints the number of failure points injected when the program ends.
+class CountReporter : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::printf("[fault] failure points injected: %zu\n", fault::total_injected());
+  }
+};
+[[maybe_unused]] const auto* const reporter = ::testing::AddGlobalTestEnvironment(new CountReporter);
+
+// --- The rig: a manager with two subscribers and eight eventfds ----------------
+
+struct Record {
+  int fd;
+  std::uint32_t data;
+  std::uint32_t bits;
+  friend bool operator==(const Record&, const Record&) = default;
+  friend auto operator<=>(const Record&, const Record&) = default;
+};
+
+struct Log {
+  std::vector<Record> events;
+};
+
+struct Probe {
+  std::shared_ptr<Log> log;
+  std::vector<std::pair<int, std::uint32_t>> initial;
+  void init(EventOps& ops) {
+    for (auto [fd, data] : initial) {
+      if (!ops.add(Events::with_data(fd, data, EventSet::in))) throw std::runtime_error("init add");
+    }
+  }
+  void process(Events ev, EventOps&) { log->events.push_back({ev.fd(), ev.data(), ev.event_set().bits()}); }
+};
+
+using Manager = EventManager<Probe>;
+
+/// Subscriber a owns fds 0-3 (data 100 + i), b owns 4-5; 6 and 7 are free.
+struct Rig {
+  std::vector<EventFd> fds;
+  std::shared_ptr<Log> log = std::make_shared<Log>();
+  Manager m;
+  SubscriberId a;
+  SubscriberId b;
+
+  Rig() : fds(make_fds()), m(Manager::create().value()) {
+    a = m.add_subscriber(Probe{log, {{fd(0), 100}, {fd(1), 101}, {fd(2), 102}, {fd(3), 103}}});
+    b = m.add_subscriber(Probe{log, {{fd(4), 104}, {fd(5), 105}}});
+  }
+  static std::vector<EventFd> make_fds() {
+    std::vector<EventFd> v;
+    for (int i = 0; i < 8; ++i) v.push_back(EventFd::create().value());
+    return v;
+  }
+  int fd(int i) const { return fds[static_cast<std::size_t>(i)].fd(); }
+  EventOps ops(SubscriberId id) { return m.event_ops(id).value(); }
+
+  /// registered() of every (subscriber, fd) pair, as text.
+  std::vector<std::string> snapshot() {
+    std::vector<std::string> out;
+    for (SubscriberId id : {a, b}) {
+      auto ops = m.event_ops(id);
+      for (const auto& f : fds) {
+        std::string line = std::to_string(id.value()) + "/" + std::to_string(f.fd()) + ": ";
+        if (!ops) {
+          line += "id " + ops.error().message();
+        } else if (auto r = ops->registered(f.fd())) {
+          line += "data " + std::to_string(r->data()) + " bits " + std::to_string(r->event_set().bits());
+        } else {
+          line += r.error().message();
+        }
+        out.push_back(line);
+      }
+    }
+    return out;
+  }
+
+  /// Every registration the manager reports, for the dispatch check.
+  std::vector<Events> registrations() {
+    std::vector<Events> out;
+    for (SubscriberId id : {a, b}) {
+      auto ops = m.event_ops(id);
+      if (!ops) continue;
+      for (const auto& f : fds) {
+        if (auto r = ops->registered(f.fd())) out.push_back(*r);
+      }
+    }
+    return out;
+  }
+
+  /// Triggers every eventfd and checks that exactly the registered ones are
+  /// dispatched once, with their data; then clears them and checks that
+  /// nothing (but `out` registrations) is dispatched again.
+  void check_dispatch() {
+    const auto regs = registrations();
+    for (int phase = 0; phase < 2; ++phase) {
+      std::vector<Record> expected;
+      for (const Events& r : regs) {
+        std::uint32_t bits = 0;
+        if (phase == 0 && r.event_set().contains(EventSet::in)) bits |= EventSet::in.bits();
+        if (r.event_set().contains(EventSet::out)) bits |= EventSet::out.bits();
+        if (bits != 0) expected.push_back({r.fd(), r.data(), bits});
+      }
+      if (phase == 0) {
+        for (const auto& f : fds) ASSERT_TRUE(f.write(1));
+      }
+      log->events.clear();
+      auto n = m.run_with_timeout(0);
+      ASSERT_TRUE(n) << n.error().message();
+      auto got = log->events;
+      std::sort(got.begin(), got.end());
+      std::sort(expected.begin(), expected.end());
+      ASSERT_EQ(got, expected) << "phase " << phase;
+      if (phase == 0) {
+        for (const auto& f : fds) ASSERT_TRUE(f.read());
+      }
+    }
+    log->events.clear();
+  }
+};
+
+/// Runs `body(nth, error)` for nth = 1, 2, ... while the injected failure
+/// happens, for every error in `errors`; returns the number of failure points.
+template <class Body>
+int for_each_failure(Sys sys, const std::vector<int>& errors, Body body) {
+  int points = 0;
+  for (int error : errors) {
+    for (int nth = 1;; ++nth) {
+      SCOPED_TRACE(std::string(fault::name(sys)) + " call " + std::to_string(nth) + " fails with " +
+                   errno_name(error));
+      bool fired = false;
+      body(nth, error, fired);
+      if (::testing::Test::HasFatalFailure() || !fired) break;
+      ++points;
+      if (nth > 64) {
+        ADD_FAILURE() << "operation keeps making calls";
+        break;
+      }
+    }
+  }
+  return points;
+}
+
+class SyscallFailure : public ::testing::Test {
+ protected:
+  void SetUp() override { baseline_ = test::open_fds(); }
+  void TearDown() override { EXPECT_EQ(test::open_fds(), baseline_) << "fd leaked"; }
+  void expect_no_leak() { EXPECT_EQ(test::open_fds(), baseline_) << "fd leaked"; }
+  std::set<int> baseline_;
+};
+
+// --- create() ------------------------------------------------------------------
+
+TEST_F(SyscallFailure, CreateReportsEveryFailureAndLeaksNothing) {
+  int points = 0;
+  const std::vector<std::pair<Sys, std::vector<int>>> plans = {
+      {Sys::epoll_create1, {EMFILE, ENFILE, ENOMEM, EINVAL}},
+      {Sys::eventfd, {EMFILE, ENFILE, ENOMEM, EINVAL, ENODEV}},
+      {Sys::epoll_ctl, {ENOMEM, ENOSPC, EINVAL, EPERM, EBADF}},
+  };
+  for (const auto& [sys, errors] : plans) {
+    points += for_each_failure(sys, errors, [&](int nth, int error, bool& fired) {
+      {
+        Injection inject(sys, nth, error);
+        auto m = Manager::create();
+        fired = inject.fired();
+        if (!fired) {
+          ASSERT_TRUE(m);
+          return;
+        }
+        ASSERT_FALSE(m);
+        EXPECT_EQ(m.error(), sys_error(error));
+      }
+      expect_no_leak();
+      Rig rig;  // the next create() works
+      rig.check_dispatch();
+    });
+  }
+  EXPECT_EQ(points, 4 + 5 + 5);
+}
+
+// --- add() -----------------------------------------------------------------------
+
+TEST_F(SyscallFailure, AddLeavesNothingRegisteredAndNextAddWorks) {
+  const int points = for_each_failure(
+      Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ELOOP, ENOENT, EEXIST},
+      [&](int nth, int error, bool& fired) {
+        Rig rig;
+        const auto before = rig.snapshot();
+        auto ops = rig.ops(rig.a);
+        {
+          Injection inject(Sys::epoll_ctl, nth, error);
+          auto r = ops.add(Events::with_data(rig.fd(6), 66, EventSet::in));
+          fired = inject.fired();
+          if (!fired) return;
+          ASSERT_FALSE(r);
+          // An injected EEXIST makes the manager try to take a leftover
+          // registration over with MOD, which the kernel refuses (ENOENT).
+          EXPECT_EQ(r.error(), sys_error(error == EEXIST ? ENOENT : error));
+        }
+        EXPECT_EQ(rig.snapshot(), before);
+        rig.check_dispatch();
+        ASSERT_TRUE(ops.add(Events::with_data(rig.fd(6), 66, EventSet::in)));  // no orphaned entry
+        rig.check_dispatch();
+      });
+  EXPECT_EQ(points, 8);
+}
+
+TEST_F(SyscallFailure, AddTakingOverALeftoverRegistrationFailsCleanly) {
+  // fd 0 is closed behind the manager's back while a dup keeps the file
+  // open, then removed: the kernel keeps (file, fd 0). Re-adding the same
+  // file under the same number takes it over: ADD (EEXIST) then MOD.
+  int points = for_each_failure(
+      Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ENOENT}, [&](int nth, int error, bool& fired) {
+        Rig rig;
+        const int x = rig.fd(0);
+        auto dup = rig.fds[0].try_clone().value();
+        ASSERT_EQ(::close(x), 0);
+        auto ops = rig.ops(rig.a);
+        ASSERT_TRUE(ops.remove(Events::empty(x)));  // EBADF from the kernel: freed anyway
+        ASSERT_EQ(::dup2(dup.fd(), x), x);           // the same file under the same number
+        const auto before = rig.snapshot();
+        {
+          Injection inject(Sys::epoll_ctl, nth, error);
+          auto r = ops.add(Events::with_data(x, 7, EventSet::in));
+          fired = inject.fired();
+          if (!fired) {
+            ASSERT_TRUE(r);
+            return;
+          }
+          ASSERT_FALSE(r);
+          EXPECT_EQ(r.error(), sys_error(error));
+        }
+        EXPECT_EQ(rig.snapshot(), before);
+        // The leftover still reports (run returns) but is never dispatched.
+        rig.check_dispatch();
+        ASSERT_TRUE(ops.add(Events::with_data(x, 7, EventSet::in)));
+        rig.check_dispatch();
+        ASSERT_TRUE(ops.remove(Events::empty(x)));
+        // rig.fds[0] still owns number x and closes it.
+      });
+  EXPECT_EQ(points, 12);  // the ADD and the MOD, six errors each
+}
+
+// --- modify() --------------------------------------------------------------------
+
+TEST_F(SyscallFailure, ModifyKeepsTheOldRegistrationInForce) {
+  struct Change {
+    const char* what;
+    EventSet from;
+    EventSet to;
+    int calls;
+  };
+  const Change changes[] = {
+      {"mask change", EventSet::in, EventSet::in | EventSet::out, 1},
+      {"one-shot re-arm", EventSet::in | EventSet::one_shot, EventSet::in | EventSet::one_shot, 1},
+      {"data only", EventSet::in, EventSet::in, 0},
+  };
+  for (const Change& change : changes) {
+    SCOPED_TRACE(change.what);
+    const int points = for_each_failure(
+        Sys::epoll_ctl, {ENOMEM, EBADF, EINVAL, ENOENT, EPERM}, [&](int nth, int error, bool& fired) {
+          Rig rig;
+          auto ops = rig.ops(rig.a);
+          if (change.from != EventSet::in) {
+            ASSERT_TRUE(ops.modify(Events::with_data(rig.fd(0), 100, change.from)));
+          }
+          const auto before = rig.snapshot();
+          {
+            Injection inject(Sys::epoll_ctl, nth, error);
+            auto r = ops.modify(Events::with_data(rig.fd(0), 555, change.to));
+            fired = inject.fired();
+            if (!fired) {
+              ASSERT_TRUE(r);
+              return;
+            }
+            ASSERT_FALSE(r);
+            EXPECT_EQ(r.error(), sys_error(error));
+          }
+          EXPECT_EQ(rig.snapshot(), before);  // old mask, old data
+          if (change.from == EventSet::in) rig.check_dispatch();
+          ASSERT_TRUE(ops.modify(Events::with_data(rig.fd(0), 555, change.to)));
+          auto now = ops.registered(rig.fd(0));
+          ASSERT_TRUE(now);
+          EXPECT_EQ(now->data(), 555u);
+          EXPECT_EQ(now->event_set(), change.to);
+          if (change.to.contains(EventSet::one_shot)) {
+            ASSERT_TRUE(ops.modify(Events::with_data(rig.fd(0), 555, EventSet::in)));
+          }
+          rig.check_dispatch();
+        });
+    EXPECT_EQ(points, 5 * change.calls);
+  }
+}
+
+// --- remove() --------------------------------------------------------------------
+
+TEST_F(SyscallFailure, RemoveKeepsTheRegistrationOnUnexpectedErrors) {
+  const int points =
+      for_each_failure(Sys::epoll_ctl, {ENOMEM, EINVAL, EPERM}, [&](int nth, int error, bool& fired) {
+        Rig rig;
+        auto ops = rig.ops(rig.a);
+        const auto before = rig.snapshot();
+        {
+          Injection inject(Sys::epoll_ctl, nth, error);
+          auto r = ops.remove(Events::empty(rig.fd(1)));
+          fired = inject.fired();
+          if (!fired) return;
+          ASSERT_FALSE(r);
+          EXPECT_EQ(r.error(), sys_error(error));
+        }
+        EXPECT_EQ(rig.snapshot(), before);  // still registered, still dispatched
+        rig.check_dispatch();
+        ASSERT_TRUE(ops.remove(Events::empty(rig.fd(1))));
+        EXPECT_EQ(ops.registered(rig.fd(1)).error(), make_error_code(Error::FdNotRegistered));
+        rig.check_dispatch();
+      });
+  EXPECT_EQ(points, 3);
+}
+
+TEST_F(SyscallFailure, RemoveTreatsEbadfAndEnoentAsGone) {
+  // Documented: EBADF / ENOENT mean "not registered any more" (closed, or the
+  // number reused). When injected, the kernel still holds the registration:
+  // its events must be dropped, and a re-add must take it over.
+  const int points = for_each_failure(Sys::epoll_ctl, {EBADF, ENOENT}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    auto ops = rig.ops(rig.a);
+    {
+      Injection inject(Sys::epoll_ctl, nth, error);
+      auto r = ops.remove(Events::empty(rig.fd(1)));
+      fired = inject.fired();
+      ASSERT_TRUE(r);
+      if (!fired) return;
+    }
+    EXPECT_EQ(ops.registered(rig.fd(1)).error(), make_error_code(Error::FdNotRegistered));
+    rig.check_dispatch();  // fd 1 is not dispatched although the kernel reports it
+    auto ops_b = rig.ops(rig.b);
+    ASSERT_TRUE(ops_b.add(Events::with_data(rig.fd(1), 9, EventSet::in)));  // takes it over
+    rig.check_dispatch();
+  });
+  EXPECT_EQ(points, 2);
+}
+
+// --- remove_subscriber() ---------------------------------------------------------
+
+TEST_F(SyscallFailure, RemoveSubscriberSucceedsWhateverDelReturns) {
+  const int points =
+      for_each_failure(Sys::epoll_ctl, {EBADF, ENOENT, ENOMEM}, [&](int nth, int error, bool& fired) {
+        Rig rig;
+        const auto b_before = [&] {
+          auto s = rig.snapshot();
+          return std::vector<std::string>(s.begin() + 8, s.end());
+        }();
+        {
+          Injection inject(Sys::epoll_ctl, nth, error);
+          auto removed = rig.m.remove_subscriber(rig.a);
+          fired = inject.fired();
+          ASSERT_TRUE(removed);
+          EXPECT_EQ(removed->initial.size(), 4u);
+        }
+        EXPECT_EQ(rig.m.event_ops(rig.a).error(), make_error_code(Error::InvalidId));
+        EXPECT_EQ(rig.m.subscriber_mut(rig.a), nullptr);
+        const auto after = rig.snapshot();
+        EXPECT_EQ(std::vector<std::string>(after.begin() + 8, after.end()), b_before);
+        rig.check_dispatch();  // only b's fds, even where the kernel kept a's
+        auto ops_b = rig.ops(rig.b);
+        for (int i = 0; i < 4; ++i) {
+          ASSERT_TRUE(ops_b.add(Events::with_data(rig.fd(i), 40u + static_cast<std::uint32_t>(i), EventSet::in)));
+        }
+        rig.check_dispatch();
+      });
+  EXPECT_EQ(points, 3 * 4);  // one DEL per fd of a
+}
+
+// --- run() -------------------------------------------------------------------------
+
+TEST_F(SyscallFailure, RunReportsWaitFailuresAndLosesNothing) {
+  const int points =
+      for_each_failure(Sys::epoll_wait, {EINTR, EBADF, EFAULT, EINVAL}, [&](int nth, int error, bool& fired) {
+        Rig rig;
+        auto endpoint = rig.m.remote_endpoint();
+        int ran = 0;
+        ASSERT_TRUE(endpoint.fire([&ran](SubscriberOps<Probe>&) { ++ran; }));
+        for (const auto& f : rig.fds) ASSERT_TRUE(f.write(1));
+        {
+          Injection inject(Sys::epoll_wait, nth, error);
+          auto r = rig.m.run_with_timeout(0);
+          fired = inject.fired();
+          if (!fired) return;
+          if (error == EINTR) {
+            ASSERT_TRUE(r);
+            EXPECT_EQ(*r, 0u);  // documented: 0 on EINTR
+          } else {
+            ASSERT_FALSE(r);
+            EXPECT_EQ(r.error(), sys_error(error));
+          }
+        }
+        EXPECT_TRUE(rig.log->events.empty());
+        EXPECT_EQ(ran, 0);
+        auto r = rig.m.run_with_timeout(0);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(*r, 6u + 1u);  // six registered fds and the wake-up
+        EXPECT_EQ(rig.log->events.size(), 6u);
+        EXPECT_EQ(ran, 1);
+        for (const auto& f : rig.fds) ASSERT_TRUE(f.read());
+        rig.check_dispatch();
+        EXPECT_EQ(ran, 1);
+      });
+  EXPECT_EQ(points, 4);
+}
+
+// --- fire(), kick(), call_blocking() -------------------------------------------
+
+TEST_F(SyscallFailure, FireWhoseWakeUpWriteFailsIsNotQueued) {
+  for (bool earlier_pending : {false, true}) {
+    SCOPED_TRACE(earlier_pending ? "a request already queued" : "queue empty");
+    const int points = for_each_failure(
+        Sys::write, {EAGAIN, EBADF, EINVAL, EIO, ENOSPC, EINTR}, [&](int nth, int error, bool& fired) {
+          Rig rig;
+          auto endpoint = rig.m.remote_endpoint();
+          std::vector<int> order;
+          if (earlier_pending) {
+            ASSERT_TRUE(endpoint.fire([&order](SubscriberOps<Probe>&) { order.push_back(0); }));
+          }
+          auto token = std::make_shared<int>(0);
+          {
+            Injection inject(Sys::write, nth, error);
+            auto r = endpoint.fire([&order, token](SubscriberOps<Probe>&) { order.push_back(1); });
+            fired = inject.fired();
+            if (!fired || error == EINTR) {
+              ASSERT_TRUE(r);  // EINTR is retried
+            } else {
+              ASSERT_FALSE(r);
+              EXPECT_EQ(r.error(), sys_error(error));
+              EXPECT_EQ(token.use_count(), 1) << "a refused closure must be destroyed";
+            }
+          }
+          const bool queued = !fired || error == EINTR;
+          ASSERT_TRUE(endpoint.fire([&order](SubscriberOps<Probe>&) { order.push_back(2); }));
+          auto n = rig.m.run_with_timeout(0);
+          ASSERT_TRUE(n);
+          EXPECT_EQ(*n, 1u);  // the wake-up
+          std::vector<int> expected;
+          if (earlier_pending) expected.push_back(0);
+          if (queued) expected.push_back(1);
+          expected.push_back(2);
+          EXPECT_EQ(order, expected);
+          EXPECT_EQ(token.use_count(), 1);
+          rig.check_dispatch();
+          EXPECT_EQ(order, expected);  // nothing runs twice
+        });
+    // With a request already queued no write is made: no failure point.
+    EXPECT_EQ(points, earlier_pending ? 0 : 6);
+  }
+}
+
+TEST_F(SyscallFailure, KickWhoseWriteFailsReportsIt) {
+  const int points =
+      for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO, EINTR}, [&](int nth, int error, bool& fired) {
+        Rig rig;
+        auto endpoint = rig.m.remote_endpoint();
+        {
+          Injection inject(Sys::write, nth, error);
+          auto r = endpoint.kick();
+          fired = inject.fired();
+          if (!fired) return;
+          if (error == EINTR) {
+            ASSERT_TRUE(r);
+          } else {
+            ASSERT_FALSE(r);
+            EXPECT_EQ(r.error(), sys_error(error));
+          }
+        }
+        auto n = rig.m.run_with_timeout(0);
+        ASSERT_TRUE(n);
+        EXPECT_EQ(*n, error == EINTR ? 1u : 0u);
+        ASSERT_TRUE(endpoint.kick());  // the next kick works and is seen
+        n = rig.m.run_with_timeout(0);
+        ASSERT_TRUE(n);
+        EXPECT_EQ(*n, 1u);
+        rig.check_dispatch();
+      });
+  EXPECT_EQ(points, 5);
+}
+
+TEST_F(SyscallFailure, CallBlockingWhoseWriteFailsReturnsAtOnce) {
+  const int points =
+      for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO}, [&](int nth, int error, bool& fired) {
+        Rig rig;
+        auto endpoint = rig.m.remote_endpoint();
+        std::atomic<int> ran{0};
+        // The plan is per thread: arm it on the calling thread.
+        auto caller = std::async(std::launch::async, [&] {
+          Injection inject(Sys::write, nth, error);
+          auto r = endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; });
+          return std::make_pair(inject.fired(), r);
+        });
+        // Serve the loop until the caller returns (10 s at most).
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (caller.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+          ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
+          ASSERT_TRUE(rig.m.run_with_timeout(5));
+        }
+        auto [was_fired, r] = caller.get();
+        fired = was_fired;
+        if (!fired) {
+          ASSERT_TRUE(r);
+          return;
+        }
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error(), sys_error(error));
+        ASSERT_TRUE(rig.m.run_with_timeout(0));
+        EXPECT_EQ(ran.load(), 0);
+        // The next call works.
+        auto next = std::async(std::launch::async, [&] { return endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; }); });
+        while (next.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+          ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
+          ASSERT_TRUE(rig.m.run_with_timeout(5));
+        }
+        auto second = next.get();
+        ASSERT_TRUE(second);
+        EXPECT_EQ(*second, 1);
+        rig.check_dispatch();
+      });
+  EXPECT_EQ(points, 4);
+}
+
+// --- EventFd and TimerFd -----------------------------------------------------------
+
+TEST_F(SyscallFailure, EventFdCreateLeaksNothing) {
+  int points = for_each_failure(Sys::eventfd, {EMFILE, ENFILE, ENOMEM, EINVAL, ENODEV},
+                                [&](int nth, int error, bool& fired) {
+                                  Injection inject(Sys::eventfd, nth, error);
+                                  auto fd = EventFd::create();
+                                  fired = inject.fired();
+                                  if (!fired) return;
+                                  ASSERT_FALSE(fd);
+                                  EXPECT_EQ(fd.error(), sys_error(error));
+                                });
+  // A start value above 32 bits is set by a write after eventfd().
+  points += for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO}, [&](int nth, int error, bool& fired) {
+    {
+      Injection inject(Sys::write, nth, error);
+      auto fd = EventFd::create(std::uint64_t{1} << 40);
+      fired = inject.fired();
+      if (!fired) {
+        ASSERT_TRUE(fd);
+        return;
+      }
+      ASSERT_FALSE(fd);
+      EXPECT_EQ(fd.error(), sys_error(error));
+    }
+    expect_no_leak();
+    auto fd = EventFd::create(std::uint64_t{1} << 40);
+    ASSERT_TRUE(fd);
+    EXPECT_EQ(fd->read().value(), std::uint64_t{1} << 40);
+  });
+  EXPECT_EQ(points, 5 + 4);
+}
+
+TEST_F(SyscallFailure, EventFdReadAndWriteKeepTheCounter) {
+  auto fd = EventFd::create().value();
+  int points = for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO, EINTR}, [&](int nth, int error, bool& fired) {
+    Injection inject(Sys::write, nth, error);
+    auto r = fd.write(5);
+    fired = inject.fired();
+    if (!fired) {
+      ASSERT_TRUE(r);
+      EXPECT_EQ(fd.read().value(), 5u);
+      return;
+    }
+    if (error == EINTR) {
+      ASSERT_TRUE(r);
+      EXPECT_EQ(fd.read().value(), 5u);  // retried once, written once
+    } else {
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error(), sys_error(error));
+      auto left = fd.read();
+      ASSERT_FALSE(left) << "the failed write reached the counter";
+      EXPECT_EQ(left.error(), std::errc::resource_unavailable_try_again);
+    }
+  });
+  points += for_each_failure(Sys::read, {EAGAIN, EBADF, EINVAL, EIO, EINTR}, [&](int nth, int error, bool& fired) {
+    ASSERT_TRUE(fd.write(3));
+    std::optional<Result<std::uint64_t>> r;
+    {
+      Injection inject(Sys::read, nth, error);
+      r = fd.read();
+      fired = inject.fired();
+    }
+    if (!fired) {
+      ASSERT_TRUE(*r);
+      return;
+    }
+    if (error == EINTR) {
+      ASSERT_TRUE(*r);
+      EXPECT_EQ(**r, 3u);
+    } else {
+      ASSERT_FALSE(*r);
+      EXPECT_EQ(r->error(), sys_error(error));
+      EXPECT_EQ(fd.read().value(), 3u);  // the counter was not consumed
+    }
+  });
+  EXPECT_EQ(points, 10);
+}
+
+TEST_F(SyscallFailure, TryCloneLeaksNothing) {
+  auto fd = EventFd::create().value();
+  const int points = for_each_failure(Sys::fcntl, {EMFILE, EBADF, EINVAL}, [&](int nth, int error, bool& fired) {
+    Injection inject(Sys::fcntl, nth, error);
+    auto clone = fd.try_clone();
+    fired = inject.fired();
+    if (!fired) return;
+    ASSERT_FALSE(clone);
+    EXPECT_EQ(clone.error(), sys_error(error));
+  });
+  EXPECT_EQ(points, 3);
+}
+
+TEST_F(SyscallFailure, TimerFdCreateAndReadReportFailures) {
+  int points = for_each_failure(Sys::timerfd_create, {EMFILE, ENFILE, ENOMEM, EINVAL, ENODEV},
+                                [&](int nth, int error, bool& fired) {
+                                  Injection inject(Sys::timerfd_create, nth, error);
+                                  auto t = TimerFd::create();
+                                  fired = inject.fired();
+                                  if (!fired) return;
+                                  ASSERT_FALSE(t);
+                                  EXPECT_EQ(t.error(), sys_error(error));
+                                });
+  auto timer = TimerFd::create().value();
+  points += for_each_failure(Sys::read, {EBADF, EINVAL, EIO}, [&](int nth, int error, bool& fired) {
+    ASSERT_TRUE(timer.arm(std::chrono::nanoseconds(1)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let it expire
+    std::optional<Result<std::uint64_t>> r;
+    {
+      Injection inject(Sys::read, nth, error);
+      r = timer.read();
+      fired = inject.fired();
+    }
+    if (!fired) return;
+    ASSERT_FALSE(*r);
+    EXPECT_EQ(r->error(), sys_error(error));
+    auto expirations = timer.read();  // the expiration was not consumed
+    ASSERT_TRUE(expirations) << expirations.error().message();
+    EXPECT_GE(*expirations, 1u);
+  });
+  EXPECT_EQ(points, 5 + 3);
+}
+
+}  // namespace
+}  // namespace event_manager
