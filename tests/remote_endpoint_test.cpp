@@ -298,6 +298,50 @@ TEST(RemoteEndpoint, ExceptionOfACallBlockingClosureIsRethrownInTheCallerAndTheL
   EXPECT_TRUE(id.has_value());
 }
 
+/// Takes a while to destroy, then says so: shows whether a closure's captures
+/// are gone by the time its caller resumes.
+class SlowToDestroy {
+ public:
+  explicit SlowToDestroy(std::atomic<bool>& destroyed) : destroyed_(&destroyed) {}
+  SlowToDestroy(SlowToDestroy&& other) noexcept : destroyed_(std::exchange(other.destroyed_, nullptr)) {}
+  SlowToDestroy& operator=(SlowToDestroy&&) = delete;
+  ~SlowToDestroy() {
+    if (destroyed_ == nullptr) return;
+    std::this_thread::sleep_for(30ms);
+    destroyed_->store(true);
+  }
+
+ private:
+  std::atomic<bool>* destroyed_;
+};
+
+// A blocking call's closure may capture references to the caller's stack, so
+// its captures must be gone before the caller resumes, whether it ran or was
+// dropped with the manager.
+TEST(RemoteEndpoint, CallBlockingClosureIsDestroyedBeforeTheCallerResumes) {
+  std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
+  auto endpoint = manager->remote_endpoint();
+  {
+    LoopThread loop(*manager);
+    Watchdog dog("call_blocking");
+    std::atomic<bool> destroyed{false};
+    EXPECT_EQ(endpoint.call_blocking([guard = SlowToDestroy(destroyed)](CounterOps&) { return 1; }), Result<int>(1));
+    EXPECT_TRUE(destroyed.load()) << "the closure outlived call_blocking() after running";
+  }
+  ASSERT_TRUE(manager->run_with_timeout(0).has_value());  // consume the kick that stopped the loop
+
+  std::atomic<bool> destroyed{false};
+  auto caller = std::async(std::launch::async, [&] {
+    auto result = endpoint.call_blocking([guard = SlowToDestroy(destroyed)](CounterOps&) { return 1; });
+    return std::pair(error_of(result), destroyed.load());
+  });
+  ASSERT_TRUE(becomes_readable(manager->epoll_fd()));
+  manager.reset();
+  auto [error, destroyed_first] = await(caller, "call_blocking dropped with the manager");
+  EXPECT_EQ(error, make_error_code(Error::ChannelRecv));
+  EXPECT_TRUE(destroyed_first) << "the closure outlived call_blocking() after being dropped";
+}
+
 // --- 2. fire ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, FireQueuesWithoutWaitingAndTheNextRunRunsIt) {

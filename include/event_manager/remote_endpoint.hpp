@@ -95,13 +95,17 @@ class Completion {
   std::exception_ptr exception_;
 };
 
+// The closure is destroyed before its caller is released, on both paths: its
+// captures may refer to the caller's stack, which is gone once wait() returns.
 template <class S, class F, class Out>
 class CallTask final : public Task {
  public:
-  CallTask(F&& f, Completion<Out>& completion) : f_(std::move(f)), completion_(&completion) {}
-  CallTask(const F& f, Completion<Out>& completion) : f_(f), completion_(&completion) {}
+  CallTask(F&& f, Completion<Out>& completion) : f_(std::in_place, std::move(f)), completion_(&completion) {}
+  CallTask(const F& f, Completion<Out>& completion) : f_(std::in_place, f), completion_(&completion) {}
   ~CallTask() override {
-    if (completion_ != nullptr) completion_->finish(std::nullopt, nullptr);  // dropped: ChannelRecv
+    if (completion_ == nullptr) return;
+    f_.reset();
+    completion_->finish(std::nullopt, nullptr);  // dropped: ChannelRecv
   }
   void run(void* subscriber_ops) override {
     auto& ops = *static_cast<SubscriberOps<S>*>(subscriber_ops);
@@ -110,19 +114,20 @@ class CallTask final : public Task {
     try {
       using R = std::invoke_result_t<F&, SubscriberOps<S>&>;
       if constexpr (std::is_void_v<R>) {
-        std::invoke(f_, ops);
+        std::invoke(*f_, ops);
         result.emplace();
       } else {
-        result.emplace(std::invoke(f_, ops));
+        result.emplace(std::invoke(*f_, ops));
       }
     } catch (...) {
       exception = std::current_exception();
     }
+    f_.reset();
     std::exchange(completion_, nullptr)->finish(std::move(result), std::move(exception));
   }
 
  private:
-  F f_;
+  std::optional<F> f_;  // engaged until the closure has run or is dropped
   Completion<Out>* completion_;
 };
 
