@@ -51,9 +51,7 @@ class Painter final : public MutEventSubscriber {
 
   void process(Events events, EventOps& ops) override {
     switch (events.data()) {
-      case kGreen:
-        paint(kGreen, events);
-        break;
+      case kGreen: paint(kGreen, events); break;
       case kRed:
         paint(kRed, events);
         if (painted_[kRed] >= kRedPaint) {
@@ -63,18 +61,16 @@ class Painter final : public MutEventSubscriber {
           }
         }
         break;
-      case kBlue:
-        paint(kBlue, events);
-        break;
-      default:
-        std::printf("Painter: spurious event with data %u, ignored.\n", events.data());
-        break;
+      case kBlue: paint(kBlue, events); break;
+      default: std::printf("Painter: spurious event with data %u, ignored.\n", events.data()); break;
     }
   }
 
   // Ask for `strokes` strokes of `colour` (called by main, on the loop thread
   // between runs; EventFd::write would be fine from any thread too).
-  [[nodiscard]] Result<void> request(Colour colour, std::uint64_t strokes) const { return fds_[colour]->write(strokes); }
+  [[nodiscard]] Result<void> request(Colour colour, std::uint64_t strokes) const {
+    return fds_[colour]->write(strokes);
+  }
   std::uint64_t painted(Colour colour) const noexcept { return painted_[colour]; }
 
  private:
@@ -127,8 +123,8 @@ int main() {
   std::printf("Painted: %llu green, %llu red, %llu blue.\n", static_cast<unsigned long long>(painter->painted(kGreen)),
               static_cast<unsigned long long>(painter->painted(kRed)),
               static_cast<unsigned long long>(painter->painted(kBlue)));
-  const bool ok = painter->painted(kGreen) == 3 && painter->painted(kRed) == 3 && painter->painted(kBlue) == 1 &&
-                  *n == 1;
+  const bool ok =
+      painter->painted(kGreen) == 3 && painter->painted(kRed) == 3 && painter->painted(kBlue) == 1 && *n == 1;
   if (auto removed = manager->remove_subscriber(id); !removed) return fail("remove the painter", removed.error());
   std::printf("Removed the painter; its eventfds closed with it.\n");
   return ok ? 0 : 1;
