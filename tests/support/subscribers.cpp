@@ -55,6 +55,25 @@ void MutCounter::process(Events events, EventOps& ops) { count_event(events, ops
 void MutCounter::trigger() const { write_or_fail(fd_); }
 void MutCounter::clear() const { drain(fd_); }
 
+Accumulator::Accumulator() : fd_(make_fd()) {}
+void Accumulator::init(EventOps& ops) {
+  auto added = ops.add(Events(fd_, EventSet::in));
+  ASSERT_TRUE(added.has_value()) << added.error().message();
+}
+void Accumulator::process(Events, EventOps&) {
+  ++events_;
+  total_ += fd_.read().value_or(0);
+}
+void Accumulator::add(std::uint64_t value) const { ASSERT_TRUE(fd_.write(value).has_value()); }
+
+AtomicAccumulator::AtomicAccumulator() : fd_(make_fd()) {}
+void AtomicAccumulator::init(EventOps& ops) const {
+  auto added = ops.add(Events(fd_, EventSet::in));
+  ASSERT_TRUE(added.has_value()) << added.error().message();
+}
+void AtomicAccumulator::process(Events, EventOps&) const { total_ += fd_.read().value_or(0); }
+void AtomicAccumulator::add(std::uint64_t value) const { ASSERT_TRUE(fd_.write(value).has_value()); }
+
 CounterWithData::CounterWithData(std::size_t fds, std::uint32_t first_data)
     : counts_(fds, 0), first_data_(first_data) {
   fds_.reserve(fds);

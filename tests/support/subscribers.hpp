@@ -36,6 +36,38 @@ class Counter {
   std::uint64_t count_ = 0;
 };
 
+/// Sums what it reads from its eventfd: each event consumes the counter, so
+/// total() is exactly the sum of the values written to fd(). Held by value.
+class Accumulator {
+ public:
+  Accumulator();
+  void init(EventOps& ops);
+  void process(Events events, EventOps& ops);
+  void add(std::uint64_t value) const;  // writes `value` to the eventfd
+  std::uint64_t total() const noexcept { return total_; }
+  std::uint64_t events() const noexcept { return events_; }
+  const EventFd& fd() const noexcept { return fd_; }
+
+ private:
+  EventFd fd_;
+  std::uint64_t total_ = 0;
+  std::uint64_t events_ = 0;
+};
+
+/// Accumulator with interior synchronization, for EventManager<std::shared_ptr<EventSubscriber>>.
+class AtomicAccumulator final : public EventSubscriber {
+ public:
+  AtomicAccumulator();
+  void init(EventOps& ops) const override;
+  void process(Events events, EventOps& ops) const override;
+  void add(std::uint64_t value) const;
+  std::uint64_t total() const noexcept { return total_.load(); }
+
+ private:
+  EventFd fd_;
+  mutable std::atomic<std::uint64_t> total_{0};
+};
+
 /// Counter with interior synchronization: const methods, an atomic count.
 /// For EventManager<std::shared_ptr<EventSubscriber>>.
 class AtomicCounter final : public EventSubscriber {
