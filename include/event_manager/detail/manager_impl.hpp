@@ -5,6 +5,7 @@
 // process() inlined; registration and everything cold is in src/core.cpp.
 #pragma once
 
+#include <exception>
 #include <memory>
 #include <new>
 #include <utility>
@@ -119,10 +120,30 @@ Result<S> EventManager<S>::remove_subscriber(SubscriberId id) {
   auto* object = static_cast<S*>(core.find_subscriber(id));
   if (object == nullptr) return std::unexpected(make_error_code(Error::InvalidId));
   if (core.active_ == id.value()) return std::unexpected(make_error_code(Error::Reentrant));
-  Result<S> removed(std::in_place, std::move(*object));  // may throw: nothing changed yet
-  core.erase_subscriber(id);
-  delete object;
-  return removed;
+  // The subscriber is moved straight into the returned object (guaranteed copy
+  // elision: a named local would be moved a second time by the return, after
+  // the erase, when the compiler skips NRVO). Only once that move succeeded
+  // does the guard, on its way out, unregister and free the subscriber; if the
+  // move throws, nothing changed.
+  class EraseOnSuccess {
+   public:
+    EraseOnSuccess(detail::Core& c, SubscriberId i, S* o) noexcept : core_(c), id_(i), object_(o) {}
+    EraseOnSuccess(const EraseOnSuccess&) = delete;
+    EraseOnSuccess& operator=(const EraseOnSuccess&) = delete;
+    ~EraseOnSuccess() {
+      if (std::uncaught_exceptions() != exceptions_) return;
+      core_.erase_subscriber(id_);
+      delete object_;
+    }
+
+   private:
+    detail::Core& core_;
+    SubscriberId id_;
+    S* object_;
+    int exceptions_ = std::uncaught_exceptions();
+  };
+  EraseOnSuccess guard(core, id, object);
+  return Result<S>(std::in_place, std::move(*object));  // may throw: then nothing changed
 }
 
 template <SubscriberHandle S>
