@@ -98,6 +98,15 @@ seeds = {
                                + via_id(ADD, 0, 0, 0, M_IN, 1) + via_id(ADD, 0, 1, 1, M_IN, 2)
                                + via_id(ADD, 1, 0, 0, M_IN, 3) + write(0) + write(1)
                                + [RUN, 0, 2, RUN, 1, 1, FIRE, 1, REMOVE_SUB, 0, 1, 0, RUN, 0, 0],
+    # process() throws with a request queued: the batch is dropped, the
+    # wake-up is owed, and the next run() dispatches the fd again and runs it.
+    "process_throws_owes_wakeup": [ADD_SUB, 0, 0, CREATE, 0] + via_id(ADD, 0, 0, 0, M_IN, 1) + [FIRE, 0]
+                                  + write(0) + [RUN, 0, 21, RUN, 0, 0, 0, RUN, 0, 0],
+    # The first of three requests throws: the other two run, in order, next time.
+    "request_throws_keeps_order": [FIRE, 0, FIRE, 0, FIRE, 0, RUN, 0, 21, RUN, 0, 0, 0, RUN, 0],
+    # init() adds an fd and throws: rolled back, the fd is not registered any more.
+    "init_throws_rolls_back": [CREATE, 0, ADD_SUB, 1, 29] + via_self(ADD, 0, M_IN, 3) + write(0)
+                              + [RUN, 1, SUB_MUT, 1, 0, ADD_SUB, 1, 1] + via_self(ADD, 0, M_IN, 4) + [RUN, 1, 0],
 }
 
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")

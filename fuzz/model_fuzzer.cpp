@@ -119,6 +119,7 @@ struct MgrModel {
   std::vector<int> taken;    // tokens taken by the run in progress, not yet run
   bool wake_pending = false;
   bool wake_edge = false;
+  bool wake_owed = false;  // a run() that threw left requests to the next run()
   // The run in progress.
   bool in_run = false;
   std::vector<BatchItem> batch;
@@ -146,6 +147,21 @@ struct Frame {
   int mgr;
   int tag;  // -1: a request
 };
+
+/// The callback stack: pushed for the lifetime of a callback, exceptions included.
+class FramePush {
+ public:
+  FramePush(std::vector<Frame>& frames, Frame f) : frames_(frames) { frames_.push_back(f); }
+  ~FramePush() { frames_.pop_back(); }
+  FramePush(const FramePush&) = delete;
+  FramePush& operator=(const FramePush&) = delete;
+
+ private:
+  std::vector<Frame>& frames_;
+};
+
+/// What init(), process() and requests throw when the input says so.
+struct Thrown {};
 
 class Harness;
 Harness* H = nullptr;
@@ -222,10 +238,13 @@ class Harness {
     CHECK(s.id != em::SubscriberId());
     CHECK(model_[s.mgr].issued_ids.insert(s.id.value()).second);  // never reused
     s.ops = ops;
-    frames_.push_back(Frame{s.mgr, tag});
-    const int n = in_.byte() % 4;
-    for (int i = 0; i < n; ++i) do_op(frames_.back(), &ops, depth_ + 1);
-    frames_.pop_back();
+    FramePush frame(frames_, Frame{s.mgr, tag});
+    const std::uint8_t b = in_.byte();
+    for (int i = 0; i < b % 4; ++i) do_op(frames_.back(), &ops, depth_ + 1);
+    if ((b / 4) % 8 == 7) {
+      TRACE("%*sinit of tag %d throws\n", 2 * depth_, "", tag);
+      throw Thrown{};
+    }
   }
 
   void on_process(int tag, em::Events ev, em::EventOps& ops) {
@@ -250,10 +269,13 @@ class Harness {
     item->delivered = true;
     g_checks += 5;
     TRACE("%*sprocess tag %d fd %d data %u bits %x\n", 2 * depth_, "", tag, ev.fd(), ev.data(), ev.event_set().bits());
-    frames_.push_back(Frame{s.mgr, tag});
-    const int n = in_.byte() % 3;
-    for (int i = 0; i < n; ++i) do_op(frames_.back(), &ops, depth_ + 1);
-    frames_.pop_back();
+    FramePush frame(frames_, Frame{s.mgr, tag});
+    const std::uint8_t b = in_.byte();
+    for (int i = 0; i < b % 3; ++i) do_op(frames_.back(), &ops, depth_ + 1);
+    if ((b / 3) % 8 == 7) {
+      TRACE("%*sprocess of tag %d throws\n", 2 * depth_, "", tag);
+      throw Thrown{};
+    }
   }
 
   template <class Ops>
@@ -269,10 +291,13 @@ class Harness {
     t.ran = true;
     ++g_checks;
     (void)sops;
-    frames_.push_back(Frame{mgr, -1});
-    const int n = in_.byte() % 3;
-    for (int i = 0; i < n; ++i) do_op(frames_.back(), nullptr, depth_ + 1);
-    frames_.pop_back();
+    FramePush frame(frames_, Frame{mgr, -1});
+    const std::uint8_t b = in_.byte();
+    for (int i = 0; i < b % 3; ++i) do_op(frames_.back(), nullptr, depth_ + 1);
+    if ((b / 3) % 8 == 7) {
+      TRACE("%*srequest %d throws\n", 2 * depth_, "", token);
+      throw Thrown{};
+    }
   }
 
   void on_token_destroyed(int token) {
@@ -614,14 +639,26 @@ class Harness {
     subs_.emplace_back();
     subs_.back().mgr = mgr;
     em::SubscriberId id;
-    if (mgr == 0) {
-      id = m0_.add_subscriber(ModelSub{tag});
-    } else {
-      id = m1_.add_subscriber(std::make_unique<DynSub>(tag));
+    bool threw = false;
+    try {
+      if (mgr == 0) {
+        id = m0_.add_subscriber(ModelSub{tag});
+      } else {
+        id = m1_.add_subscriber(std::make_unique<DynSub>(tag));
+      }
+    } catch (const Thrown&) {
+      threw = true;
     }
     CHECK(subs_[tag].initialized && subs_[tag].alive);
-    CHECK(id == subs_[tag].id);
     ++g_checks;
+    if (!threw) {
+      CHECK(id == subs_[tag].id);
+      return;
+    }
+    // Rolled back: the subscriber is not kept and every fd it added is unregistered.
+    unregister_all(mgr, tag);
+    CHECK((mgr == 0 ? m0_.subscriber_mut(subs_[tag].id) != nullptr
+                    : m1_.subscriber_mut(subs_[tag].id) != nullptr) == false);
   }
 
   void op_remove_subscriber() {
@@ -655,7 +692,12 @@ class Harness {
     ++g_checks;
     if (want) return;
     CHECK(got_tag == tag);
-    // Every fd of the subscriber is unregistered; DEL errors are ignored.
+    unregister_all(mgr, tag);
+    CHECK((mgr == 0 ? m0_.event_ops(id).error() : m1_.event_ops(id).error()) == lib(em::Error::InvalidId));
+  }
+
+  /// Every fd of the subscriber is unregistered (DEL errors are ignored) and its id retired.
+  void unregister_all(int mgr, int tag) {
     MgrModel& mm = model_[mgr];
     for (auto it = mm.table.begin(); it != mm.table.end();) {
       if (it->second.owner == tag) {
@@ -666,7 +708,6 @@ class Harness {
       }
     }
     subs_[tag].alive = false;
-    CHECK((mgr == 0 ? m0_.event_ops(id).error() : m1_.event_ops(id).error()) == lib(em::Error::InvalidId));
   }
 
   void note_wake(int mgr) {
@@ -785,19 +826,34 @@ class Harness {
     mm.requests_started = false;
     mm.in_run = true;
     refresh_batches();
-    auto r = mgr == 0 ? m0_.run_with_timeout(0) : m1_.run_with_timeout(0);
+    em::Result<std::size_t> r = 0;
+    bool threw = false;
+    try {
+      r = mgr == 0 ? m0_.run_with_timeout(0) : m1_.run_with_timeout(0);
+    } catch (const Thrown&) {
+      threw = true;
+    }
+    mm.in_run = false;
+    g_checks += 3;
+    if (threw) {
+      // The rest of the batch is dropped; a wake-up seen in it, or the
+      // requests behind a throwing one, are owed to the next run().
+      TRACE("run of mgr %d threw\n", mgr);
+      if (mm.wake_in_batch || mm.requests_started) mm.wake_owed = true;
+      mm.batch.clear();
+      return;
+    }
     CHECK(r.has_value());
     CHECK(*r == mm.batch.size() + (mm.wake_in_batch ? 1 : 0));
     for (const auto& b : mm.batch) CHECK(b.delivered || b.ever_undeliverable);
-    if (mm.wake_in_batch) {
+    if (mm.wake_in_batch || mm.wake_owed) {
       if (!mm.requests_started) take_all(mgr);
       CHECK(mm.taken.empty());  // every request taken by this run ran
+      mm.wake_owed = false;
     } else {
       CHECK(!mm.requests_started);
     }
-    mm.in_run = false;
     mm.batch.clear();
-    g_checks += 3;
   }
 
   struct Fd {
