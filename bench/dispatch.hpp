@@ -13,7 +13,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include <event_manager/event_manager.hpp>
@@ -169,6 +171,99 @@ class PeerFixture {
   Fds fds_;  // destroyed last: the loop unregisters before the fds close
   std::vector<Counter> counters_;
   Loop loop_;
+};
+
+// --- The raw floor doing the same per-event work ------------------------------
+// The shared, locked and dynamic shapes do more per event than the plain floor
+// (a mutex, an atomic, a second indirect call target): these floors do that
+// same work from the raw table, so that the difference is event_manager's own.
+
+struct LockedCounter {
+  std::mutex mutex;
+  std::uint64_t count = 0;
+};
+struct LockedHandler {
+  using Context = LockedCounter;
+  static void on_ready(LockedCounter* counter) {
+    std::lock_guard lock(counter->mutex);
+    ++counter->count;
+  }
+};
+struct AtomicHandler {
+  using Context = std::atomic<std::uint64_t>;
+  static void on_ready(Context* counter) noexcept { counter->fetch_add(1, std::memory_order_relaxed); }
+};
+struct Triple {
+  std::mutex mutex;
+  std::array<std::uint64_t, 3> counts{};
+};
+struct TripleSlot {
+  Triple* triple;
+  std::uint32_t index;
+};
+template <bool Locked>
+struct TripleHandler {
+  using Context = TripleSlot;
+  static void on_ready(TripleSlot* slot) {
+    if constexpr (Locked) {
+      std::lock_guard lock(slot->triple->mutex);
+      ++slot->triple->counts[slot->index];
+    } else {
+      ++slot->triple->counts[slot->index];
+    }
+  }
+};
+
+/// n triggered sources on the raw floor, with the per-event work of one of the shapes above.
+class RawSameWork {
+ public:
+  enum class Work { locked, atomic, mixed, mixed_locked };
+
+  RawSameWork(int n, Work work, int capacity = 256) : loop_(capacity) {
+    for (int fds = 0; fds < n;) {
+      const bool triple = (work == Work::mixed || work == Work::mixed_locked) && n - fds >= 4;
+      single(work);
+      fds += 1;
+      if (triple) {
+        Triple& t = triples_.emplace_back();
+        for (std::uint32_t i = 0; i < 3; ++i) {
+          TripleSlot& slot = slots_.emplace_back(TripleSlot{&t, i});
+          if (work == Work::mixed_locked) {
+            loop_.add_with<TripleHandler<true>>(source(), &slot);
+          } else {
+            loop_.add_with<TripleHandler<false>>(source(), &slot);
+          }
+        }
+        fds += 3;
+      }
+    }
+  }
+  void run_once() { loop_.run_once(); }
+
+ private:
+  int source() { return fds_.add(make_eventfd(true)); }
+  void single(Work work) {
+    switch (work) {
+      case Work::locked:
+      case Work::mixed_locked:
+        loop_.add_with<LockedHandler>(source(), &locked_.emplace_back());
+        break;
+      case Work::atomic:
+        loop_.add_with<AtomicHandler>(source(), &atomics_.emplace_back(0));
+        break;
+      case Work::mixed:
+        loop_.add_with<CountHandler>(source(), &counters_.emplace_back());
+        break;
+    }
+  }
+
+  Fds fds_;  // destroyed last
+  std::deque<LockedCounter> locked_;
+  std::deque<std::atomic<std::uint64_t>> atomics_;
+  std::deque<Counter> counters_;
+  std::deque<Triple> triples_;
+  std::deque<TripleSlot> slots_;
+  RawEpollLoop<CountHandler> loop_;
 };
 
 }  // namespace bench

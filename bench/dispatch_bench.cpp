@@ -10,6 +10,11 @@
 //   d9of200           every 23rd of 200 triggered (9 events per run)
 //   d400_cap256       400 triggered, 1- and 3-fd Synchronized subscribers through
 //                     std::shared_ptr<EventSubscriber>, 256 events per run
+//
+// The shapes that do more per event than a counter increment (a mutex, an
+// atomic, alternating callback types) also get "raw_same_work": the raw floor
+// calling a callback that does that same work, so that the ratio to it is
+// event_manager's own overhead.
 #include <benchmark/benchmark.h>
 
 #include "dispatch.hpp"
@@ -75,13 +80,26 @@ void d9of200_peer(benchmark::State& s) {
 }
 void d400_raw(benchmark::State& s) { time_peer<RawEpollLoop<CountHandler>>(s, 400, 1, 256); }
 
+/// The raw floor doing a shape's per-event work (dispatch.hpp: RawSameWork).
+template <RawSameWork::Work work, int n, int events>
+void same_work(benchmark::State& state) {
+  RawSameWork fixture(n, work);
+  for (int i = 0; i < kWarmUp; ++i) fixture.run_once();
+  for (auto _ : state) fixture.run_once();
+  state.counters["events"] = events;
+}
+using Work = RawSameWork::Work;
+
 BENCHMARK(d200_peer<RawEpollLoop>)->Name("d200/raw_epoll");
 BENCHMARK(d200_em)->Name("d200/event_manager");
 BENCHMARK(d200_peer<LibeventLoop>)->Name("d200/libevent");
 BENCHMARK(d200_peer<LibevLoop>)->Name("d200/libev");
 BENCHMARK(d200_peer<LibuvLoop>)->Name("d200/libuv");
+BENCHMARK(same_work<Work::locked, kSources, kSources>)->Name("d200_shared_locked/raw_same_work");
 BENCHMARK(d200_shared_locked)->Name("d200_shared_locked/event_manager");
+BENCHMARK(same_work<Work::atomic, kSources, kSources>)->Name("d200_atomic_dynamic/raw_same_work");
 BENCHMARK(d200_atomic_dynamic)->Name("d200_atomic_dynamic/event_manager");
+BENCHMARK(same_work<Work::mixed, kSources, kSources>)->Name("d200_mixed_dynamic/raw_same_work");
 BENCHMARK(d200_mixed_dynamic)->Name("d200_mixed_dynamic/event_manager");
 BENCHMARK(d9of200_peer<RawEpollLoop>)->Name("d9of200/raw_epoll");
 BENCHMARK(d9of200_em)->Name("d9of200/event_manager");
@@ -89,6 +107,7 @@ BENCHMARK(d9of200_peer<LibeventLoop>)->Name("d9of200/libevent");
 BENCHMARK(d9of200_peer<LibevLoop>)->Name("d9of200/libev");
 BENCHMARK(d9of200_peer<LibuvLoop>)->Name("d9of200/libuv");
 BENCHMARK(d400_raw)->Name("d400_cap256/raw_epoll");
+BENCHMARK(same_work<Work::mixed_locked, 400, 256>)->Name("d400_cap256/raw_same_work");
 BENCHMARK(d400_em)->Name("d400_cap256/event_manager");
 
 }  // namespace

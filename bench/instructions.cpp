@@ -67,6 +67,14 @@ const std::map<std::string, std::function<int(long)>>& scenarios() {
       {"d9of200/libuv", [](long k) { return peer<LibuvLoop>(k, 200, 23, 9); }},
       {"d400_cap256/event_manager", [](long k) { auto f = mixed_locked(400, 256); return repeat(f, k, 256); }},
       {"d400_cap256/raw_epoll", [](long k) { return peer<RawEpollLoop>(k, 400, 1, 256); }},
+      {"d200_shared_locked/raw_same_work",
+       [](long k) { RawSameWork f(200, RawSameWork::Work::locked); return repeat(f, k, 200); }},
+      {"d200_atomic_dynamic/raw_same_work",
+       [](long k) { RawSameWork f(200, RawSameWork::Work::atomic); return repeat(f, k, 200); }},
+      {"d200_mixed_dynamic/raw_same_work",
+       [](long k) { RawSameWork f(200, RawSameWork::Work::mixed); return repeat(f, k, 200); }},
+      {"d400_cap256/raw_same_work",
+       [](long k) { RawSameWork f(400, RawSameWork::Work::mixed_locked); return repeat(f, k, 256); }},
       {"remote_call/event_manager",
        [](long k) {
          RemoteLoop loop(-1);

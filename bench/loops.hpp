@@ -45,9 +45,12 @@ class RawEpollLoop {
   RawEpollLoop(const RawEpollLoop&) = delete;
   RawEpollLoop& operator=(const RawEpollLoop&) = delete;
 
-  void add(int fd, Context* context) {
+  void add(int fd, Context* context) { add_with<H>(fd, context); }
+  /// Watches `fd` with another handler: the table holds a function pointer per fd.
+  template <class Handler>
+  void add_with(int fd, typename Handler::Context* context) {
     if (static_cast<std::size_t>(fd) >= table_.size()) table_.resize(static_cast<std::size_t>(fd) + 1);
-    table_[static_cast<std::size_t>(fd)] = Entry{&thunk, context};
+    table_[static_cast<std::size_t>(fd)] = Entry{&thunk<Handler>, context};
     ::epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = static_cast<std::uint32_t>(fd);
@@ -68,7 +71,10 @@ class RawEpollLoop {
     void (*fn)(void*);
     void* context;
   };
-  static void thunk(void* context) { H::on_ready(static_cast<Context*>(context)); }
+  template <class Handler>
+  static void thunk(void* context) {
+    Handler::on_ready(static_cast<typename Handler::Context*>(context));
+  }
 
   int epoll_fd_;
   int capacity_;
