@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Builds and runs the benchmark suite, takes callgrind instruction counts and
+# writes docs/PERFORMANCE.md and docs/bench-plot.svg.
+#
+#   ./scripts/bench.sh                  # the full run (about 10-15 minutes)
+#   BENCH_REPETITIONS=3 BENCH_MIN_TIME=0.2 ./scripts/bench.sh   # a quicker, noisier one
+#   BENCH_FILTER='^d200' ./scripts/bench.sh                      # some benchmarks only
+#
+# Benchmarks are never pass/fail: the script reports medians and ratios to the
+# raw epoll floor measured in the same run, and says which goals were met.
+# Run it on a quiet machine (see `uptime`); callgrind counts do not depend on load.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build="$root/build/bench"
+reps=${BENCH_REPETITIONS:-7}
+min_time=${BENCH_MIN_TIME:-0.5}
+filter=${BENCH_FILTER:-.}
+
+# --- Dependencies (Debian/Ubuntu package names) -------------------------------
+packages=(cmake ninja-build g++ pkg-config python3 libbenchmark-dev libevent-dev libev-dev libuv1-dev
+          gnuplot-nox valgrind strace)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "bench.sh: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "bench.sh: missing packages; install them with:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# --- Build (Release, tests and examples off) ----------------------------------
+cmake --preset bench -B "$build" -DEVENT_MANAGER_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$build" -j2
+bench_bin="$build/bench/event_manager_bench"
+instructions_bin="$build/bench/event_manager_instructions"
+
+# The pipe benchmark opens up to 18,000 fds.
+ulimit -n "$(ulimit -Hn)"
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "bench.sh: load average before: $load_before (2 cores: below ~0.5 is quiet)"
+
+# --- Timed run: every library in one binary, repetitions interleaved ----------
+"$bench_bin" \
+  --benchmark_filter="$filter" \
+  --benchmark_repetitions="$reps" \
+  --benchmark_min_time="$min_time" \
+  --benchmark_report_aggregates_only=true \
+  --benchmark_enable_random_interleaving=true \
+  --benchmark_out="$build/results.json" \
+  --benchmark_out_format=json
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- Callgrind: steady-state user-space instructions per event ----------------
+# Each scenario runs K and 2K iterations; (Ir(2K) - Ir(K)) / (K * events) cancels
+# setup, warm-up and teardown.
+counts="$build/instructions.txt"
+: >"$counts"
+callgrind_count() {  # scenario iterations
+  local out="$build/callgrind.out.tmp"
+  local events
+  events=$(valgrind --tool=callgrind --callgrind-out-file="$out" "$instructions_bin" "$1" "$2" 2>/dev/null |
+           awk '/^events_per_iteration/ {print $2}')
+  local total
+  total=$(awk '/^(summary|totals):/ {print $2; exit}' "$out")
+  rm -f "$out"
+  echo "$1 $2 $events $total" >>"$counts"
+}
+for scenario in d200/raw_epoll d200/event_manager d200/libevent d200/libev d200/libuv \
+                d200_shared_locked/raw_same_work d200_shared_locked/event_manager \
+                d200_atomic_dynamic/raw_same_work d200_atomic_dynamic/event_manager \
+                d200_mixed_dynamic/raw_same_work d200_mixed_dynamic/event_manager \
+                d9of200/raw_epoll d9of200/event_manager d9of200/libevent d9of200/libev d9of200/libuv \
+                d400_cap256/raw_epoll d400_cap256/raw_same_work d400_cap256/event_manager; do
+  echo "bench.sh: callgrind $scenario"
+  callgrind_count "$scenario" 200
+  callgrind_count "$scenario" 400
+done
+for scenario in remote_call/pingpong_floor remote_call/event_manager remote_fire/event_manager; do
+  echo "bench.sh: callgrind $scenario"
+  callgrind_count "$scenario" 500
+  callgrind_count "$scenario" 1000
+done
+
+# --- modify() with an unchanged mask: epoll_ctl calls, counted by strace -------
+syscalls="$build/syscalls.txt"
+: >"$syscalls"
+for k in 1000 2000; do
+  n=$(strace -f -c -e trace=epoll_ctl "$instructions_bin" modify_unchanged/event_manager "$k" 2>&1 >/dev/null |
+      awk '$NF == "epoll_ctl" {print $4}')
+  echo "modify_unchanged/event_manager $k ${n:-0}" >>"$syscalls"
+done
+
+# --- Report --------------------------------------------------------------------
+compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+peers=$(dpkg-query -W -f='${Package} ${Version}\n' libbenchmark-dev libevent-dev libev-dev libuv1-dev | paste -sd';')
+python3 bench/report.py \
+  --results "$build/results.json" \
+  --instructions "$counts" \
+  --syscalls "$syscalls" \
+  --notes bench/report_notes.md \
+  --compiler "$("${compiler:-c++}" --version | head -1)" \
+  --peers "$peers" \
+  --load "$load_before" --load-after "$load_after" \
+  --repetitions "$reps" \
+  --plot-data "$build/pipe_plot.dat" \
+  --out docs/PERFORMANCE.md
+gnuplot -e "datafile='$build/pipe_plot.dat'; outfile='docs/bench-plot.svg'" bench/plot.gp
+echo "bench.sh: wrote docs/PERFORMANCE.md and docs/bench-plot.svg"
