@@ -16,6 +16,8 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -428,6 +430,75 @@ TEST_F(SyscallFailure, RemoveSubscriberSucceedsWhateverDelReturns) {
         rig.check_dispatch();
       });
   EXPECT_EQ(points, 3 * 4);  // one DEL per fd of a
+}
+
+// --- add_subscriber() whose init() fails -------------------------------------------
+
+/// Adds its fds (-1: none) in init(); throws if an add fails, or always when `always_throw`.
+struct Thrower {
+  std::shared_ptr<Log> log;
+  int fd_a;
+  int fd_b;
+  bool always_throw;
+  void init(EventOps& ops) {
+    for (int fd : {fd_a, fd_b}) {
+      if (fd < 0) continue;
+      if (!ops.add(Events::with_data(fd, 77, EventSet::in))) throw std::runtime_error("add failed in init");
+    }
+    if (always_throw) throw std::runtime_error("init throws");
+  }
+  void process(Events ev, EventOps&) { log->events.push_back({ev.fd(), ev.data(), ev.event_set().bits()}); }
+};
+
+TEST_F(SyscallFailure, AddSubscriberRollsBackWhatInitAddedWhateverFails) {
+  using ThrowerManager = EventManager<Thrower>;
+  for (bool always_throw : {false, true}) {
+    SCOPED_TRACE(always_throw ? "init throws after two adds (rollback DELs fail)" : "an add in init fails");
+    const int points = for_each_failure(
+        Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, ENOENT}, [&](int nth, int error, bool& fired) {
+          std::vector<EventFd> fds;
+          for (int i = 0; i < 3; ++i) fds.push_back(EventFd::create().value());
+          auto log = std::make_shared<Log>();
+          auto m = ThrowerManager::create().value();
+          // A subscriber that keeps fds[2] throughout.
+          const SubscriberId keeper = m.add_subscriber(Thrower{log, fds[2].fd(), -1, false});
+          (void)keeper;
+          bool threw = false;
+          SubscriberId id;
+          {
+            Injection inject(Sys::epoll_ctl, always_throw ? nth + 2 : nth, error);
+            try {
+              id = m.add_subscriber(Thrower{log, fds[0].fd(), fds[1].fd(), always_throw});
+            } catch (const std::runtime_error&) {
+              threw = true;
+            }
+            fired = inject.fired();
+          }
+          if (!fired) {
+            if (always_throw) {
+              EXPECT_TRUE(threw);
+            }
+            return;
+          }
+          ASSERT_TRUE(threw);
+          // Nothing of the failed subscriber is left: its fds can be added
+          // again (taking over any registration the kernel kept), and only
+          // the keeper's fd and the re-added ones are dispatched.
+          const SubscriberId again = m.add_subscriber(Thrower{log, fds[0].fd(), fds[1].fd(), false});
+          for (const auto& f : fds) ASSERT_TRUE(f.write(1));
+          auto n = m.run_with_timeout(0);
+          ASSERT_TRUE(n);
+          std::vector<Record> got = log->events;
+          std::sort(got.begin(), got.end());
+          std::vector<Record> expected = {{fds[0].fd(), 77, EPOLLIN}, {fds[1].fd(), 77, EPOLLIN},
+                                          {fds[2].fd(), 77, EPOLLIN}};
+          std::sort(expected.begin(), expected.end());
+          EXPECT_EQ(got, expected);
+          EXPECT_TRUE(m.remove_subscriber(again));
+        });
+    // Two call sites each: the two ADDs, or the two rollback DELs.
+    EXPECT_EQ(points, 4 * 2);
+  }
 }
 
 // --- run() -------------------------------------------------------------------------
