@@ -12,8 +12,8 @@
 //    drained when an fd or a subscriber was retired): no event lost;
 //  - every request sent was served exactly once: no request lost;
 //  - open fds are equal in the first and the last interval;
-//  - heap in use and RSS grew by at most max(10 %, 1 MiB) and max(10 %, 8 MiB) from the
-//    first to the last interval.
+//  - from the first to the last interval, heap in use grew by at most
+//    max(10 %, 1 MiB) and RSS by at most max(10 %, 8 MiB).
 // Samples are taken on the loop thread between two runs, when no request is
 // half done, so the fd count is exact.
 #include <malloc.h>
