@@ -198,6 +198,10 @@ Result<void> Core::add(SubscriberId owner, Events events) {
   if (fd < 0) return std::unexpected(std::error_code(EBADF, std::system_category()));
   const auto index = static_cast<std::size_t>(fd);
   if (index < table_.size() && table_[index].generation != 0) return fail(Error::FdAlreadyRegistered);
+  // The endpoint's wake-up eventfd is registered too, outside the table. A
+  // stale fd number equal to it must not take it over through EEXIST -> MOD
+  // (note a): the wake-ups would reach the subscriber and no request would run.
+  if (fd == wake_fd_) return fail(Error::FdAlreadyRegistered);
   if (index >= table_.size()) {
     // May throw std::bad_alloc; the new entries are all free, so nothing changed.
     table_.resize(std::max(index + 1, table_.size() * 2));
@@ -294,8 +298,7 @@ void Core::run_requests(void* subscriber_ops) {
   }
   channel_->take_all(requests_);
   while (next_request_ < requests_.size()) {
-    // run() disposes of the request (detail/task.hpp): release it from the queue first.
-    Task* task = requests_[next_request_++].release();
+    TaskPtr task = std::move(requests_[next_request_++]);
     try {
       task->run(subscriber_ops);
     } catch (...) {
