@@ -298,7 +298,8 @@ void Core::run_requests(void* subscriber_ops) {
   }
   channel_->take_all(requests_);
   while (next_request_ < requests_.size()) {
-    TaskPtr task = std::move(requests_[next_request_++]);
+    // run() disposes of the request (detail/task.hpp): release it from the queue first.
+    Task* task = requests_[next_request_++].release();
     try {
       task->run(subscriber_ops);
     } catch (...) {
