@@ -77,12 +77,18 @@ seeds = {
                  + [REMOVE_SUB, 0, 0, REMOVE_SUB, 0, 0, SUB_MUT, 0, 0, SUB_MUT, 0, 15]
                  + via_id(ADD, 0, 0, 0, M_IN, 2, kept=True) + via_id(REGISTERED, 0, 0, 0, kept=True)
                  + [REMOVE_SUB, 0, 15, ADD, 0, 15, 0, M_IN, 1],
-    # Foreign fds: /dev/null (EPERM), the manager's epoll fd (EINVAL), a closed
-    # number (EBADF), another subscriber's fd (FdAlreadyRegistered, FdNotRegistered).
+    # Foreign fds: /dev/null (EPERM), the manager's epoll fd (EINVAL), its
+    # wake-up eventfd (FdAlreadyRegistered), a closed number (EBADF), another
+    # subscriber's fd (FdAlreadyRegistered, FdNotRegistered).
     "foreign_fds": [ADD_SUB, 0, 0, ADD_SUB, 0, 0, CREATE, 0] + via_id(ADD, 0, 0, 0, M_IN, 1)
                    + via_id(ADD, 0, 0, 2, M_IN, 1) + via_id(ADD, 0, 0, 3, M_IN, 1) + via_id(ADD, 0, 0, 4, M_IN, 1)
+                   + via_id(ADD, 0, 0, 5, M_IN, 1)
                    + via_id(ADD, 0, 1, 0, M_IN, 1) + via_id(MODIFY, 0, 1, 0, M_OUT, 1)
                    + via_id(REMOVE, 0, 1, 0) + via_id(REGISTERED, 0, 1, 0) + write(0) + [RUN, 0, 0],
+    # The number of the manager's own wake-up eventfd: add() must refuse it
+    # (it used to take the registration over, and requests never ran again).
+    "wake_fd_is_refused": [ADD_SUB, 0, 0] + via_id(ADD, 0, 0, 2, M_IN, 1) + via_id(MODIFY, 0, 0, 2, M_OUT, 1)
+                          + via_id(REMOVE, 0, 0, 2) + [FIRE, 0, RUN, 0, 0, FIRE, 1, RUN, 1, 0, RUN, 0],
     # One-shot: fires once, stays disarmed, re-armed by modify().
     "oneshot": [ADD_SUB, 1, 0, CREATE, 0] + via_id(ADD, 1, 0, 0, M_IN_ONESHOT, 4) + write(0)
                + [RUN, 1, 0, RUN, 1] + write(0) + [RUN, 1] + via_id(MODIFY, 1, 0, 0, M_IN_ONESHOT, 5)

@@ -189,7 +189,17 @@ struct TokenGuard {
 
 class Harness {
  public:
-  explicit Harness(Input in) : in_(in), m0_(M0::create().value()), m1_(M1::create().value()) {
+  explicit Harness(Input in)
+      : in_(in), fds_before_(open_fd_set()), m0_(M0::create().value()), m1_(M1::create().value()) {
+    // Each create() opened its epoll fd, then its wake-up eventfd, each the
+    // lowest free number: the new fds in order are epoll 0, wake 0, epoll 1, wake 1.
+    std::vector<int> opened;
+    for (int fd : open_fd_set()) {
+      if (!fds_before_.count(fd)) opened.push_back(fd);
+    }
+    CHECK(opened.size() == 4 && opened[0] == m0_.epoll_fd() && opened[2] == m1_.epoll_fd());
+    wake_fd_[0] = opened[1];
+    wake_fd_[1] = opened[3];
     devnull_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     CHECK(devnull_ >= 0);
     closed_fd_ = 900;
@@ -321,6 +331,17 @@ class Harness {
     return Kind::closed;
   }
   int epoll_fd(int mgr) const { return mgr == 0 ? m0_.epoll_fd() : m1_.epoll_fd(); }
+  static std::set<int> open_fd_set() {
+    std::set<int> out;
+    DIR* dir = ::opendir("/proc/self/fd");
+    CHECK(dir != nullptr);
+    while (const dirent* e = ::readdir(dir)) {
+      if (e->d_name[0] != '.') out.insert(std::atoi(e->d_name));
+    }
+    out.erase(::dirfd(dir));
+    ::closedir(dir);
+    return out;
+  }
 
   std::uint32_t ready_bits(int file, std::uint32_t mask) const {
     const std::uint32_t ready = (files_.at(file) > 0 ? kIn : 0u) | kOut;
@@ -364,6 +385,10 @@ class Harness {
     if (!s.alive) return lib(em::Error::InvalidId);
     MgrModel& mm = model_[s.mgr];
     if (mm.table.count(fd)) return lib(em::Error::FdAlreadyRegistered);
+    // The endpoint's wake-up eventfd is the manager's own registration: adding
+    // its number (a stale int that the manager's eventfd now reuses) must not
+    // take it over, or remote requests would never run again.
+    if (fd == wake_fd_[s.mgr]) return lib(em::Error::FdAlreadyRegistered);
     const std::uint64_t serial = ++serial_;
     int r = kernel_ctl(s.mgr, EPOLL_CTL_ADD, fd, mask, serial);
     if (r == EEXIST) r = kernel_ctl(s.mgr, EPOLL_CTL_MOD, fd, mask, serial);  // takes a leftover over
@@ -423,6 +448,7 @@ class Harness {
     }
     c.push_back(devnull_);
     c.push_back(epoll_fd(mgr));
+    c.push_back(wake_fd_[mgr]);
     c.push_back(closed_fd_);
     return c[in_.byte() % c.size()];
   }
@@ -862,10 +888,12 @@ class Harness {
   };
 
   Input in_;
+  std::set<int> fds_before_;
   M0 m0_;
   M1 m1_;
   int devnull_ = -1;
   int closed_fd_ = -1;
+  int wake_fd_[2] = {-1, -1};
   MgrModel model_[2];
   std::vector<SubModel> subs_;
   std::map<int, Fd> fds_;                 // open eventfd descriptors by number
