@@ -265,4 +265,95 @@ TEST(EndpointStress, FourThreadsOfMixedRequestsBalanceExactly) {
               static_cast<unsigned long long>(s.process_calls), static_cast<unsigned long long>(runs.load()));
 }
 
+/// Counts destructions of the one live copy (moved-from copies do not count).
+struct Probe {
+  std::atomic<std::uint64_t>* destroyed;
+  bool live = true;
+  explicit Probe(std::atomic<std::uint64_t>& counter) : destroyed(&counter) {}
+  Probe(Probe&& other) noexcept : destroyed(other.destroyed), live(std::exchange(other.live, false)) {}
+  Probe& operator=(Probe&&) = delete;
+  ~Probe() {
+    if (live) ++*destroyed;
+  }
+};
+
+struct Outcomes {
+  std::uint64_t answered = 0, channel_recv = 0, channel_send = 0, other = 0;
+  std::uint64_t fires_accepted = 0, fires_refused = 0;
+};
+
+// The loop thread owns the manager and destroys it while four threads keep
+// sending: every caller is released (answered, ChannelRecv or ChannelSend),
+// and every fired closure is destroyed exactly once, run or not.
+TEST(EndpointStress, DestroyingTheManagerUnderLoadReleasesEveryCallerAndClosure) {
+  constexpr int threads = 4;
+  auto manager = EventManager<Sub>::create().value();
+  auto endpoint = manager.remote_endpoint();
+  std::atomic<std::uint64_t> fired_runs{0}, probes_destroyed{0}, probes_made{0};
+  std::atomic<std::uint64_t> answered_total{0};
+
+  std::atomic<bool> stop{false};
+  auto loop = std::async(std::launch::async, [m = std::move(manager), &stop]() mutable {
+    std::string error;
+    while (!stop.load() && error.empty()) {
+      if (auto n = m.run_with_timeout(50); !n) error = n.error().message();
+    }
+    return error;  // the manager is destroyed here, with requests still arriving
+  });
+
+  std::vector<std::future<Outcomes>> senders;
+  for (int t = 0; t < threads; ++t) {
+    senders.push_back(std::async(std::launch::async, [&, endpoint] {
+      Outcomes o;
+      for (std::uint64_t i = 0;; ++i) {
+        if (i % 2 == 0) {
+          auto r = endpoint.call_blocking([](Ops&) { return 1; });
+          if (r) {
+            ++o.answered;
+            ++answered_total;
+          } else if (r.error() == make_error_code(Error::ChannelRecv)) {
+            ++o.channel_recv;
+          } else if (r.error() == make_error_code(Error::ChannelSend)) {
+            ++o.channel_send;
+            return o;  // the manager is gone: every later call is refused too
+          } else {
+            ++o.other;
+          }
+        } else {
+          ++probes_made;
+          auto sent = endpoint.fire([p = Probe(probes_destroyed), &fired_runs](Ops&) { ++fired_runs; });
+          ++(sent ? o.fires_accepted : o.fires_refused);
+          if (!sent && sent.error() != make_error_code(Error::ChannelSend)) ++o.other;
+        }
+      }
+    }));
+  }
+
+  // Let the load build up, then stop (and so destroy) the manager.
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (answered_total.load() < 2000 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  stop = true;
+  ASSERT_TRUE(endpoint.kick().has_value());
+  EXPECT_EQ(await(loop, "loop thread"), "");
+
+  Outcomes total;
+  for (auto& sender : senders) {
+    const Outcomes o = await(sender, "sender released by the manager's destruction");
+    EXPECT_EQ(o.other, 0u);
+    EXPECT_EQ(o.channel_send, 1u);
+    total.answered += o.answered;
+    total.channel_recv += o.channel_recv;
+    total.fires_accepted += o.fires_accepted;
+    total.fires_refused += o.fires_refused;
+  }
+  EXPECT_GE(total.answered, 2000u);
+  EXPECT_LE(fired_runs.load(), total.fires_accepted);
+  EXPECT_EQ(probes_made.load(), total.fires_accepted + total.fires_refused);
+  EXPECT_EQ(probes_destroyed.load(), probes_made.load());  // each closure destroyed once, run or not
+  std::printf("answered %llu, ChannelRecv %llu, fires accepted %llu (ran %llu), refused %llu\n",
+              static_cast<unsigned long long>(total.answered), static_cast<unsigned long long>(total.channel_recv),
+              static_cast<unsigned long long>(total.fires_accepted), static_cast<unsigned long long>(fired_runs.load()),
+              static_cast<unsigned long long>(total.fires_refused));
+}
+
 }  // namespace
