@@ -393,10 +393,9 @@ TEST(EventManager, RunFromInitIsReentrantInsideAndOutsideRun) {
   for (auto e : errors) EXPECT_EQ(e, Error::Reentrant);
 }
 
+// API.md promises this only in builds without NDEBUG; the check is one compare
+// on a cold path, so the library makes it in every build, and so does the test.
 TEST(EventManager, RemovingTheRunningSubscriberIsReentrant) {
-#ifdef NDEBUG
-  GTEST_SKIP() << "a precondition checked only in builds without NDEBUG";
-#endif
   auto manager = EventManager<Lambda>::create().value();
   auto fd = EventFd::create(1).value();
   std::vector<std::error_code> errors;
