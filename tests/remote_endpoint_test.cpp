@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -30,6 +31,8 @@
 #include <gtest/gtest.h>
 
 #include <event_manager/event_manager.hpp>
+
+#include "support/fd_checks.hpp"
 
 namespace {
 
@@ -73,6 +76,18 @@ class Watchdog {
 };
 
 /// The value of `future`, or an abort if it is not ready within `limit`.
+/// Declared first in a test: at its end, every fd the test opened is closed again.
+class NoFdLeak {
+ public:
+  NoFdLeak() : before_(event_manager::test::open_fds()) {}
+  ~NoFdLeak() { EXPECT_EQ(event_manager::test::open_fds(), before_) << "the test left fds open"; }
+  NoFdLeak(const NoFdLeak&) = delete;
+  NoFdLeak& operator=(const NoFdLeak&) = delete;
+
+ private:
+  std::set<int> before_;
+};
+
 template <class T>
 T await(std::future<T>& future, const char* what) {
   if (future.wait_for(limit) != std::future_status::ready) {
@@ -191,6 +206,7 @@ using CounterOps = SubscriberOps<Counter>;
 // --- 1. call_blocking ---------------------------------------------------------------
 
 TEST(RemoteEndpoint, CallBlockingRunsOnTheLoopThreadInsideRunAndReturnsTheResult) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -213,6 +229,7 @@ TEST(RemoteEndpoint, CallBlockingRunsOnTheLoopThreadInsideRunAndReturnsTheResult
 }
 
 TEST(RemoteEndpoint, CallBlockingFlattensAResultReturnedByTheClosure) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -235,6 +252,7 @@ TEST(RemoteEndpoint, CallBlockingFlattensAResultReturnedByTheClosure) {
 }
 
 TEST(RemoteEndpoint, CallBlockingOfAVoidClosureGivesResultVoidAfterItRan) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -251,6 +269,7 @@ TEST(RemoteEndpoint, CallBlockingOfAVoidClosureGivesResultVoidAfterItRan) {
 }
 
 TEST(RemoteEndpoint, MoveOnlyClosuresWorkForCallBlockingAndFire) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -280,6 +299,7 @@ TEST(RemoteEndpoint, MoveOnlyClosuresWorkForCallBlockingAndFire) {
 }
 
 TEST(RemoteEndpoint, ExceptionOfACallBlockingClosureIsRethrownInTheCallerAndTheLoopCarriesOn) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);  // fails the test if run() lets the exception out
@@ -319,6 +339,7 @@ class SlowToDestroy {
 // its captures must be gone before the caller resumes, whether it ran or was
 // dropped with the manager.
 TEST(RemoteEndpoint, CallBlockingClosureIsDestroyedBeforeTheCallerResumes) {
+  const NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   {
@@ -345,6 +366,7 @@ TEST(RemoteEndpoint, CallBlockingClosureIsDestroyedBeforeTheCallerResumes) {
 // --- 2. fire ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, FireQueuesWithoutWaitingAndTheNextRunRunsIt) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::thread::id ran_on;
@@ -368,6 +390,7 @@ TEST(RemoteEndpoint, FireQueuesWithoutWaitingAndTheNextRunRunsIt) {
 }
 
 TEST(RemoteEndpoint, FireWorksFromOtherThreads) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -387,6 +410,7 @@ TEST(RemoteEndpoint, FireWorksFromOtherThreads) {
 }
 
 TEST(RemoteEndpoint, FireWorksInsideProcessOnTheLoopThread) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Hooked>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::vector<std::string> log;
@@ -408,6 +432,7 @@ TEST(RemoteEndpoint, FireWorksInsideProcessOnTheLoopThread) {
 }
 
 TEST(RemoteEndpoint, ExceptionOfAFiredClosureLeavesRunAndLaterRequestsRunInOrderByLaterRuns) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::vector<int> order;
@@ -435,6 +460,7 @@ TEST(RemoteEndpoint, ExceptionOfAFiredClosureLeavesRunAndLaterRequestsRunInOrder
 }
 
 TEST(RemoteEndpoint, CallBlockingQueuedBehindAThrowingFireStillGetsItsAnswer) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   ASSERT_TRUE(endpoint.fire([](CounterOps&) { throw std::runtime_error("fired"); }).has_value());
@@ -458,6 +484,7 @@ TEST(RemoteEndpoint, CallBlockingQueuedBehindAThrowingFireStillGetsItsAnswer) {
 // --- 3. kick ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, KickMakesABlockedRunReturn) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   (void)manager.add_subscriber(Counter{});  // an idle subscriber: nothing else will wake the loop
@@ -470,6 +497,7 @@ TEST(RemoteEndpoint, KickMakesABlockedRunReturn) {
 }
 
 TEST(RemoteEndpoint, KickWhileNobodyWaitsIsRememberedByTheNextRun) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   ASSERT_TRUE(endpoint.kick().has_value());
@@ -484,6 +512,7 @@ TEST(RemoteEndpoint, KickWhileNobodyWaitsIsRememberedByTheNextRun) {
 }
 
 TEST(RemoteEndpoint, StopFlagThenKickStopsALoopBlockedInRunWithoutARace) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   for (int round = 0; round < 200; ++round) {
@@ -504,6 +533,7 @@ TEST(RemoteEndpoint, StopFlagThenKickStopsALoopBlockedInRunWithoutARace) {
 // --- 4. Ordering -----------------------------------------------------------------------
 
 TEST(RemoteEndpoint, RequestsFromOneThreadRunInTheOrderTheyWereSent) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -542,6 +572,7 @@ TEST(RemoteEndpoint, RequestsFromOneThreadRunInTheOrderTheyWereSent) {
 // The event and the request that removes its subscriber are both ready before
 // run(): the event is dispatched first, whichever became ready first.
 TEST(RemoteEndpoint, RequestsRunAfterTheSubscriberEventsOfTheSameBatch) {
+  const NoFdLeak no_fd_leak;
   for (bool request_first : {false, true}) {
     SCOPED_TRACE(request_first ? "request sent before the event" : "event before the request");
     auto manager = EventManager<Hooked>::create().value();
@@ -572,6 +603,7 @@ TEST(RemoteEndpoint, RequestsRunAfterTheSubscriberEventsOfTheSameBatch) {
 // --- 5. WouldDeadlock ----------------------------------------------------------------
 
 TEST(RemoteEndpoint, CallBlockingInsideProcessReturnsWouldDeadlockAtOnce) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Hooked>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::optional<Result<int>> result;
@@ -597,6 +629,7 @@ TEST(RemoteEndpoint, CallBlockingInsideProcessReturnsWouldDeadlockAtOnce) {
 }
 
 TEST(RemoteEndpoint, CallBlockingInsideARequestReturnsWouldDeadlockAtOnce) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::optional<Result<int>> inside_fire;
@@ -643,6 +676,7 @@ struct Nest {
 };
 
 TEST(RemoteEndpoint, CallBlockingThroughANestedManagerReturnsWouldDeadlock) {
+  const NoFdLeak no_fd_leak;
   auto inner = EventManager<Hooked>::create().value();
   auto outer = EventManager<Nest>::create().value();
   auto outer_endpoint = outer.remote_endpoint();
@@ -681,6 +715,7 @@ TEST(RemoteEndpoint, CallBlockingThroughANestedManagerReturnsWouldDeadlock) {
 // --- 6. The manager goes away ---------------------------------------------------------
 
 TEST(RemoteEndpoint, EveryCallAfterTheManagerIsDestroyedReturnsChannelSend) {
+  const NoFdLeak no_fd_leak;
   std::optional<RemoteEndpoint<Counter>> endpoint;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -705,6 +740,7 @@ TEST(RemoteEndpoint, EveryCallAfterTheManagerIsDestroyedReturnsChannelSend) {
 }
 
 TEST(RemoteEndpoint, CallBlockingWaitingWhenTheManagerIsDestroyedReturnsChannelRecv) {
+  const NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   Probe probe;
@@ -730,6 +766,7 @@ TEST(RemoteEndpoint, CallBlockingWaitingWhenTheManagerIsDestroyedReturnsChannelR
 }
 
 TEST(RemoteEndpoint, QueuedFireClosuresAreDestroyedWithoutRunningWhenTheManagerIsDestroyed) {
+  const NoFdLeak no_fd_leak;
   Probe probe;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -745,6 +782,7 @@ TEST(RemoteEndpoint, QueuedFireClosuresAreDestroyedWithoutRunningWhenTheManagerI
 }
 
 TEST(RemoteEndpoint, RequestsLeftBehindAThrowingFireAreDestroyedUnrunWithTheManager) {
+  const NoFdLeak no_fd_leak;
   Probe probe;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -761,6 +799,7 @@ TEST(RemoteEndpoint, RequestsLeftBehindAThrowingFireAreDestroyedUnrunWithTheMana
 }
 
 TEST(RemoteEndpoint, EndpointCopiesWorkFromManyThreadsAndOutliveTheManager) {
+  const NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   std::optional<LoopThread<Counter>> loop(std::in_place, *manager);
@@ -791,6 +830,7 @@ TEST(RemoteEndpoint, EndpointCopiesWorkFromManyThreadsAndOutliveTheManager) {
 }
 
 TEST(RemoteEndpoint, EndpointStaysConnectedWhenTheManagerIsMoveConstructed) {
+  const NoFdLeak no_fd_leak;
   auto first = EventManager<Counter>::create().value();
   auto endpoint = first.remote_endpoint();
   const SubscriberId id = first.add_subscriber(Counter{});
@@ -805,6 +845,7 @@ TEST(RemoteEndpoint, EndpointStaysConnectedWhenTheManagerIsMoveConstructed) {
 }
 
 TEST(RemoteEndpoint, MoveAssignmentKeepsTheSourceEndpointAndDisconnectsTheOverwrittenOne) {
+  const NoFdLeak no_fd_leak;
   auto source = EventManager<Counter>::create().value();
   auto target = EventManager<Counter>::create().value();
   auto source_endpoint = source.remote_endpoint();
@@ -884,6 +925,7 @@ static_assert(std::is_nothrow_copy_assignable_v<RemoteEndpoint<Counter>>);
 static_assert(std::is_nothrow_move_assignable_v<RemoteEndpoint<Counter>>);
 
 TEST(RemoteEndpoint, ClosuresReturningEventOpsDoNotCompile) {
+  const NoFdLeak no_fd_leak;
   // The static_asserts above are the test; this one checks that the positive
   // cases really run as their types say.
   auto manager = EventManager<Counter>::create().value();
@@ -906,6 +948,7 @@ TEST(RemoteEndpoint, ClosuresReturningEventOpsDoNotCompile) {
 // --- 8. Cost ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, AnIdleManagerHasNoReadyWakeUp) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   EXPECT_EQ(manager.run_with_timeout(0), Result<std::size_t>(0));
   auto endpoint = manager.remote_endpoint();
@@ -925,6 +968,7 @@ TEST(RemoteEndpoint, AnIdleManagerHasNoReadyWakeUp) {
 }
 
 TEST(RemoteEndpoint, ManyRequestsQueuedBeforeTheLoopWakesAreAllHandledByOneRun) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   constexpr int requests = 1000;
@@ -965,6 +1009,7 @@ class CounterSubscriber final : public MutEventSubscriber {
 using Dynamic = std::unique_ptr<MutEventSubscriber>;
 
 TEST(RemoteEndpoint, RustEndpointScenarioManagerOnItsOwnThreadDrivenByCallBlockingFireAndKick) {
+  const NoFdLeak no_fd_leak;
   auto manager = EventManager<Dynamic>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::atomic<std::uint64_t> run_count{0};
@@ -1070,6 +1115,7 @@ class Painter {
 };
 
 TEST(RemoteEndpoint, DesignDocumentMainExampleAddsASubscriberAndAnFdRemotely) {
+  const NoFdLeak no_fd_leak;
   auto extra = EventFd::create().value();  // outlives the manager, which runs on its thread
   auto manager = EventManager<Painter>::create().value();
   auto endpoint = manager.remote_endpoint();

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <future>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -22,12 +23,26 @@
 
 #include <event_manager/event_manager.hpp>
 
+#include "support/fd_checks.hpp"
+
 namespace {
 
 using namespace event_manager;
 using namespace std::chrono_literals;
 
 constexpr std::chrono::seconds limit = 60s;  // a bound on a hang, not a target: a run takes a few seconds under TSan
+
+/// Declared first in a test: at its end, every fd the test opened is closed again.
+class NoFdLeak {
+ public:
+  NoFdLeak() : before_(event_manager::test::open_fds()) {}
+  ~NoFdLeak() { EXPECT_EQ(event_manager::test::open_fds(), before_) << "the test left fds open"; }
+  NoFdLeak(const NoFdLeak&) = delete;
+  NoFdLeak& operator=(const NoFdLeak&) = delete;
+
+ private:
+  std::set<int> before_;
+};
 
 template <class T>
 T await(std::future<T>& future, const char* what) {
@@ -171,6 +186,7 @@ ThreadReport send_requests(RemoteEndpoint<Sub> endpoint, Stats& stats, unsigned 
 }
 
 TEST(EndpointStress, FourThreadsOfMixedRequestsBalanceExactly) {
+  const NoFdLeak no_fd_leak;
   constexpr int threads = 4;
   constexpr int operations = 2000;
 
@@ -286,6 +302,7 @@ struct Outcomes {
 // sending: every caller is released (answered, ChannelRecv or ChannelSend),
 // and every fired closure is destroyed exactly once, run or not.
 TEST(EndpointStress, DestroyingTheManagerUnderLoadReleasesEveryCallerAndClosure) {
+  const NoFdLeak no_fd_leak;
   constexpr int threads = 4;
   auto manager = EventManager<Sub>::create().value();
   auto endpoint = manager.remote_endpoint();
