@@ -47,12 +47,17 @@ class Channel {
 
  private:
   Result<void> wake_locked();
+  /// send()'s eventfd write failed: takes `sent` back out of the queue if the
+  /// loop has not taken it yet (then the error), else reports success.
+  Result<void> unsend(Task* sent, std::error_code error);
 
   // Constant after construction. The fd belongs to the manager; it is only
   // written to while connected_ is true, under mutex_, so never after close.
   const int wake_fd_;
   // Written only by the loop thread; read by any thread to compare with its own id.
   std::atomic<std::thread::id> loop_thread_{};
+  // Senders writing the eventfd outside mutex_; raised under it while connected_.
+  std::atomic<int> writers_{0};
 
   // Guarded by mutex_.
   std::mutex mutex_;
