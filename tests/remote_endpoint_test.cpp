@@ -798,6 +798,41 @@ TEST(RemoteEndpoint, RequestsLeftBehindAThrowingFireAreDestroyedUnrunWithTheMana
   EXPECT_EQ(*probe.destroyed, 1);
 }
 
+// A call taken from the queue behind a request that throws waits in the
+// manager for a later run(); destroying the manager instead releases it.
+TEST(RemoteEndpoint, CallBlockingLeftBehindAThrowingFireGetsChannelRecvWhenTheManagerIsDestroyed) {
+  const NoFdLeak no_fd_leak;
+  std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
+  auto endpoint = manager->remote_endpoint();
+  ASSERT_TRUE(endpoint.fire([](CounterOps&) { throw std::runtime_error("first"); }).has_value());
+  ASSERT_TRUE(endpoint.fire([](CounterOps&) { throw std::logic_error("second"); }).has_value());
+  {
+    Watchdog dog("first run");
+    EXPECT_THROW((void)manager->run_with_timeout(-1), std::runtime_error);
+  }
+
+  Probe probe;
+  auto caller = std::async(std::launch::async, [&endpoint, &probe] {
+    return endpoint.call_blocking([p = Probe(probe)](CounterOps&) {
+      ++*p.calls;
+      return 1;
+    });
+  });
+  // The first run consumed the wake-up, so the call's own wake-up shows it is queued.
+  ASSERT_TRUE(becomes_readable(manager->epoll_fd()));
+  {
+    // Takes the call from the queue, behind "second", which throws first.
+    Watchdog dog("second run");
+    EXPECT_THROW((void)manager->run_with_timeout(-1), std::logic_error);
+  }
+  EXPECT_EQ(caller.wait_for(10ms), std::future_status::timeout);
+
+  manager.reset();
+  EXPECT_EQ(error_of(await(caller, "call_blocking left behind a throwing fire")), make_error_code(Error::ChannelRecv));
+  EXPECT_EQ(*probe.calls, 0);
+  EXPECT_EQ(*probe.destroyed, 1);
+}
+
 TEST(RemoteEndpoint, EndpointCopiesWorkFromManyThreadsAndOutliveTheManager) {
   const NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
