@@ -5,6 +5,7 @@
 #   ./scripts/bench.sh                  # the full run (about 10-15 minutes)
 #   BENCH_REPETITIONS=3 BENCH_MIN_TIME=0.2 ./scripts/bench.sh   # a quicker, noisier one
 #   BENCH_FILTER='^d200' ./scripts/bench.sh                      # some benchmarks only
+#   BENCH_REPORT_ONLY=1 ./scripts/bench.sh   # rewrite the report from the last run's data
 #
 # Benchmarks are never pass/fail: the script reports medians and ratios to the
 # raw epoll floor measured in the same run, and says which goals were met.
@@ -46,6 +47,11 @@ instructions_bin="$build/bench/event_manager_instructions"
 # The pipe benchmark opens up to 18,000 fds.
 ulimit -n "$(ulimit -Hn)"
 
+counts="$build/instructions.txt"
+syscalls="$build/syscalls.txt"
+loads="$build/load.txt"
+if [[ -z ${BENCH_REPORT_ONLY:-} ]]; then
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench.sh: load average before: $load_before (2 cores: below ~0.5 is quiet)"
 
@@ -64,7 +70,6 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- Callgrind: steady-state user-space instructions per event ----------------
 # Each scenario runs K and 2K iterations; (Ir(2K) - Ir(K)) / (K * events) cancels
 # setup, warm-up and teardown.
-counts="$build/instructions.txt"
 : >"$counts"
 callgrind_count() {  # scenario iterations
   local out="$build/callgrind.out.tmp"
@@ -93,7 +98,6 @@ for scenario in remote_call/pingpong_floor remote_call/event_manager remote_fire
 done
 
 # --- modify() with an unchanged mask: epoll_ctl calls, counted by strace -------
-syscalls="$build/syscalls.txt"
 : >"$syscalls"
 for k in 1000 2000; do
   n=$(strace -f -c -e trace=epoll_ctl "$instructions_bin" modify_unchanged/event_manager "$k" 2>&1 >/dev/null |
@@ -101,7 +105,12 @@ for k in 1000 2000; do
   echo "modify_unchanged/event_manager $k ${n:-0}" >>"$syscalls"
 done
 
+printf '%s\n%s\n' "$load_before" "$load_after" >"$loads"
+fi  # BENCH_REPORT_ONLY
+
 # --- Report --------------------------------------------------------------------
+load_before=$(sed -n 1p "$loads")
+load_after=$(sed -n 2p "$loads")
 compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
 peers=$(dpkg-query -W -f='${Package} ${Version}\n' libbenchmark-dev libevent-dev libev-dev libuv1-dev | paste -sd';')
 python3 bench/report.py \
