@@ -15,6 +15,7 @@
 #include "event_manager/detail/channel.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <iterator>
 #include <thread>
 
@@ -31,30 +32,33 @@ Result<void> Channel::wake_locked() {
 
 Result<void> Channel::send(TaskPtr task) {
   Task* const sent = task.get();
+  std::uint64_t emptied = 0;
   {
     std::lock_guard lock(mutex_);
     if (!connected_) return std::unexpected(make_error_code(Error::ChannelSend));
     queue_.push_back(std::move(task));  // may throw std::bad_alloc: nothing queued
     if (wake_pending_) return {};       // the outstanding write wakes the loop for this one too
     wake_pending_ = true;
+    emptied = emptied_;
     writers_.fetch_add(1, std::memory_order_relaxed);
   }
   const Result<void> written = sys::write_u64(wake_fd_, 1);
   writers_.fetch_sub(1, std::memory_order_release);  // done with the fd
   if (written) return {};
-  return unsend(sent, written.error());
+  return unsend(sent, emptied, written.error());
 }
 
-Result<void> Channel::unsend(Task* sent, std::error_code error) {
+Result<void> Channel::unsend(Task* sent, std::uint64_t emptied, std::error_code error) {
   TaskPtr refused;  // dropped after the mutex is released: drop() may run user code
   {
     std::lock_guard lock(mutex_);
+    // Emptied since our push: the loop took the request (a run() that owed a
+    // wake-up drains without one) and will run it, or disconnect() dropped it
+    // as it drops every queued request. Either way it was queued: success.
+    if (emptied_ != emptied) return {};
     const auto found =
         std::find_if(queue_.rbegin(), queue_.rend(), [sent](const TaskPtr& queued) { return queued.get() == sent; });
-    // Not there: the loop took it already (a run() that owed a wake-up drains
-    // without one) and will run it; or disconnect() dropped it. Either way it
-    // was queued, so the send succeeded.
-    if (found == queue_.rend()) return {};
+    assert(found != queue_.rend());  // nothing emptied the queue since the push
     refused = std::move(*found);
     queue_.erase(std::next(found).base());
     // No take_all() since our push, so the pending flag is still ours. Requests
@@ -74,6 +78,7 @@ Result<void> Channel::kick() {
 void Channel::take_all(std::vector<TaskPtr>& out) {
   std::lock_guard lock(mutex_);
   wake_pending_ = false;
+  ++emptied_;
   if (out.empty()) {
     out.swap(queue_);  // the common case: both vectors keep their capacity
   } else {
@@ -90,6 +95,7 @@ void Channel::disconnect() noexcept {
   {
     std::lock_guard lock(mutex_);
     connected_ = false;
+    ++emptied_;
     dropped.swap(queue_);
   }
   // A sender may still be writing the eventfd outside the mutex; the manager

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <cstddef>
 #include <mutex>
 #include <thread>
@@ -47,12 +48,14 @@ class Channel {
 
  private:
   Result<void> wake_locked();
-  /// send()'s eventfd write failed: takes `sent` back out of the queue if the
-  /// loop has not taken it yet (then the error), else reports success.
-  Result<void> unsend(Task* sent, std::error_code error);
+  /// send()'s eventfd write failed: takes `sent` back out of the queue if no
+  /// take_all() or disconnect() emptied it since the push (`emptied` was
+  /// emptied_ then), and returns the error; else the request was taken (it runs
+  /// or is dropped as any queued one) and the send succeeded.
+  Result<void> unsend(Task* sent, std::uint64_t emptied, std::error_code error);
 
-  // Constant after construction. The fd belongs to the manager; it is only
-  // written to while connected_ is true, under mutex_, so never after close.
+  // Constant after construction. The fd belongs to the manager; it is written
+  // only by senders counted in writers_ (see channel.cpp), so never after close.
   const int wake_fd_;
   // Written only by the loop thread; read by any thread to compare with its own id.
   std::atomic<std::thread::id> loop_thread_{};
@@ -64,6 +67,9 @@ class Channel {
   std::vector<TaskPtr> queue_;
   bool connected_ = true;
   bool wake_pending_ = false;  // an eventfd write is outstanding: do not write again
+  // How many times take_all() or disconnect() emptied the queue. unsend() uses
+  // it rather than the task's address, which a freed task can pass on to a new one.
+  std::uint64_t emptied_ = 0;
 };
 
 }  // namespace event_manager::detail
