@@ -33,6 +33,7 @@
 #include <event_manager/event_manager.hpp>
 
 #include "support/fd_checks.hpp"
+#include "support/waits.hpp"
 
 namespace {
 
@@ -76,25 +77,9 @@ class Watchdog {
 };
 
 /// The value of `future`, or an abort if it is not ready within `limit`.
-/// Declared first in a test: at its end, every fd the test opened is closed again.
-class NoFdLeak {
- public:
-  NoFdLeak() : before_(event_manager::test::open_fds()) {}
-  ~NoFdLeak() { EXPECT_EQ(event_manager::test::open_fds(), before_) << "the test left fds open"; }
-  NoFdLeak(const NoFdLeak&) = delete;
-  NoFdLeak& operator=(const NoFdLeak&) = delete;
-
- private:
-  std::set<int> before_;
-};
-
 template <class T>
 T await(std::future<T>& future, const char* what) {
-  if (future.wait_for(limit) != std::future_status::ready) {
-    std::fprintf(stderr, "'%s' did not finish within %lld ms\n", what, static_cast<long long>(limit.count()));
-    std::abort();
-  }
-  return future.get();
+  return event_manager::test::await(future, what, limit);
 }
 
 /// Polls `condition` until it holds or `limit` passes.
@@ -206,7 +191,7 @@ using CounterOps = SubscriberOps<Counter>;
 // --- 1. call_blocking ---------------------------------------------------------------
 
 TEST(RemoteEndpoint, CallBlockingRunsOnTheLoopThreadInsideRunAndReturnsTheResult) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -229,7 +214,7 @@ TEST(RemoteEndpoint, CallBlockingRunsOnTheLoopThreadInsideRunAndReturnsTheResult
 }
 
 TEST(RemoteEndpoint, CallBlockingFlattensAResultReturnedByTheClosure) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -252,7 +237,7 @@ TEST(RemoteEndpoint, CallBlockingFlattensAResultReturnedByTheClosure) {
 }
 
 TEST(RemoteEndpoint, CallBlockingOfAVoidClosureGivesResultVoidAfterItRan) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -269,7 +254,7 @@ TEST(RemoteEndpoint, CallBlockingOfAVoidClosureGivesResultVoidAfterItRan) {
 }
 
 TEST(RemoteEndpoint, MoveOnlyClosuresWorkForCallBlockingAndFire) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -299,7 +284,7 @@ TEST(RemoteEndpoint, MoveOnlyClosuresWorkForCallBlockingAndFire) {
 }
 
 TEST(RemoteEndpoint, ExceptionOfACallBlockingClosureIsRethrownInTheCallerAndTheLoopCarriesOn) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);  // fails the test if run() lets the exception out
@@ -339,7 +324,7 @@ class SlowToDestroy {
 // its captures must be gone before the caller resumes, whether it ran or was
 // dropped with the manager.
 TEST(RemoteEndpoint, CallBlockingClosureIsDestroyedBeforeTheCallerResumes) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   {
@@ -366,7 +351,7 @@ TEST(RemoteEndpoint, CallBlockingClosureIsDestroyedBeforeTheCallerResumes) {
 // --- 2. fire ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, FireQueuesWithoutWaitingAndTheNextRunRunsIt) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::thread::id ran_on;
@@ -390,7 +375,7 @@ TEST(RemoteEndpoint, FireQueuesWithoutWaitingAndTheNextRunRunsIt) {
 }
 
 TEST(RemoteEndpoint, FireWorksFromOtherThreads) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -410,7 +395,7 @@ TEST(RemoteEndpoint, FireWorksFromOtherThreads) {
 }
 
 TEST(RemoteEndpoint, FireWorksInsideProcessOnTheLoopThread) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Hooked>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::vector<std::string> log;
@@ -432,7 +417,7 @@ TEST(RemoteEndpoint, FireWorksInsideProcessOnTheLoopThread) {
 }
 
 TEST(RemoteEndpoint, ExceptionOfAFiredClosureLeavesRunAndLaterRequestsRunInOrderByLaterRuns) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::vector<int> order;
@@ -460,7 +445,7 @@ TEST(RemoteEndpoint, ExceptionOfAFiredClosureLeavesRunAndLaterRequestsRunInOrder
 }
 
 TEST(RemoteEndpoint, CallBlockingQueuedBehindAThrowingFireStillGetsItsAnswer) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   ASSERT_TRUE(endpoint.fire([](CounterOps&) { throw std::runtime_error("fired"); }).has_value());
@@ -484,7 +469,7 @@ TEST(RemoteEndpoint, CallBlockingQueuedBehindAThrowingFireStillGetsItsAnswer) {
 // --- 3. kick ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, KickMakesABlockedRunReturn) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   (void)manager.add_subscriber(Counter{});  // an idle subscriber: nothing else will wake the loop
@@ -497,7 +482,7 @@ TEST(RemoteEndpoint, KickMakesABlockedRunReturn) {
 }
 
 TEST(RemoteEndpoint, KickWhileNobodyWaitsIsRememberedByTheNextRun) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   ASSERT_TRUE(endpoint.kick().has_value());
@@ -512,7 +497,7 @@ TEST(RemoteEndpoint, KickWhileNobodyWaitsIsRememberedByTheNextRun) {
 }
 
 TEST(RemoteEndpoint, StopFlagThenKickStopsALoopBlockedInRunWithoutARace) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   for (int round = 0; round < 200; ++round) {
@@ -533,7 +518,7 @@ TEST(RemoteEndpoint, StopFlagThenKickStopsALoopBlockedInRunWithoutARace) {
 // --- 4. Ordering -----------------------------------------------------------------------
 
 TEST(RemoteEndpoint, RequestsFromOneThreadRunInTheOrderTheyWereSent) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -572,7 +557,7 @@ TEST(RemoteEndpoint, RequestsFromOneThreadRunInTheOrderTheyWereSent) {
 // The event and the request that removes its subscriber are both ready before
 // run(): the event is dispatched first, whichever became ready first.
 TEST(RemoteEndpoint, RequestsRunAfterTheSubscriberEventsOfTheSameBatch) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   for (bool request_first : {false, true}) {
     SCOPED_TRACE(request_first ? "request sent before the event" : "event before the request");
     auto manager = EventManager<Hooked>::create().value();
@@ -603,7 +588,7 @@ TEST(RemoteEndpoint, RequestsRunAfterTheSubscriberEventsOfTheSameBatch) {
 // --- 5. WouldDeadlock ----------------------------------------------------------------
 
 TEST(RemoteEndpoint, CallBlockingInsideProcessReturnsWouldDeadlockAtOnce) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Hooked>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::optional<Result<int>> result;
@@ -629,7 +614,7 @@ TEST(RemoteEndpoint, CallBlockingInsideProcessReturnsWouldDeadlockAtOnce) {
 }
 
 TEST(RemoteEndpoint, CallBlockingInsideARequestReturnsWouldDeadlockAtOnce) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::optional<Result<int>> inside_fire;
@@ -676,7 +661,7 @@ struct Nest {
 };
 
 TEST(RemoteEndpoint, CallBlockingThroughANestedManagerReturnsWouldDeadlock) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto inner = EventManager<Hooked>::create().value();
   auto outer = EventManager<Nest>::create().value();
   auto outer_endpoint = outer.remote_endpoint();
@@ -715,7 +700,7 @@ TEST(RemoteEndpoint, CallBlockingThroughANestedManagerReturnsWouldDeadlock) {
 // --- 6. The manager goes away ---------------------------------------------------------
 
 TEST(RemoteEndpoint, EveryCallAfterTheManagerIsDestroyedReturnsChannelSend) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<RemoteEndpoint<Counter>> endpoint;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -740,7 +725,7 @@ TEST(RemoteEndpoint, EveryCallAfterTheManagerIsDestroyedReturnsChannelSend) {
 }
 
 TEST(RemoteEndpoint, CallBlockingWaitingWhenTheManagerIsDestroyedReturnsChannelRecv) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   Probe probe;
@@ -766,7 +751,7 @@ TEST(RemoteEndpoint, CallBlockingWaitingWhenTheManagerIsDestroyedReturnsChannelR
 }
 
 TEST(RemoteEndpoint, QueuedFireClosuresAreDestroyedWithoutRunningWhenTheManagerIsDestroyed) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   Probe probe;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -782,7 +767,7 @@ TEST(RemoteEndpoint, QueuedFireClosuresAreDestroyedWithoutRunningWhenTheManagerI
 }
 
 TEST(RemoteEndpoint, RequestsLeftBehindAThrowingFireAreDestroyedUnrunWithTheManager) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   Probe probe;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -801,7 +786,7 @@ TEST(RemoteEndpoint, RequestsLeftBehindAThrowingFireAreDestroyedUnrunWithTheMana
 // A call taken from the queue behind a request that throws waits in the
 // manager for a later run(); destroying the manager instead releases it.
 TEST(RemoteEndpoint, CallBlockingLeftBehindAThrowingFireGetsChannelRecvWhenTheManagerIsDestroyed) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   ASSERT_TRUE(endpoint.fire([](CounterOps&) { throw std::runtime_error("first"); }).has_value());
@@ -834,7 +819,7 @@ TEST(RemoteEndpoint, CallBlockingLeftBehindAThrowingFireGetsChannelRecvWhenTheMa
 }
 
 TEST(RemoteEndpoint, EndpointCopiesWorkFromManyThreadsAndOutliveTheManager) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   std::optional<LoopThread<Counter>> loop(std::in_place, *manager);
@@ -865,7 +850,7 @@ TEST(RemoteEndpoint, EndpointCopiesWorkFromManyThreadsAndOutliveTheManager) {
 }
 
 TEST(RemoteEndpoint, EndpointStaysConnectedWhenTheManagerIsMoveConstructed) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto first = EventManager<Counter>::create().value();
   auto endpoint = first.remote_endpoint();
   const SubscriberId id = first.add_subscriber(Counter{});
@@ -880,7 +865,7 @@ TEST(RemoteEndpoint, EndpointStaysConnectedWhenTheManagerIsMoveConstructed) {
 }
 
 TEST(RemoteEndpoint, MoveAssignmentKeepsTheSourceEndpointAndDisconnectsTheOverwrittenOne) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto source = EventManager<Counter>::create().value();
   auto target = EventManager<Counter>::create().value();
   auto source_endpoint = source.remote_endpoint();
@@ -960,7 +945,7 @@ static_assert(std::is_nothrow_copy_assignable_v<RemoteEndpoint<Counter>>);
 static_assert(std::is_nothrow_move_assignable_v<RemoteEndpoint<Counter>>);
 
 TEST(RemoteEndpoint, ClosuresReturningEventOpsDoNotCompile) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   // The static_asserts above are the test; this one checks that the positive
   // cases really run as their types say.
   auto manager = EventManager<Counter>::create().value();
@@ -983,7 +968,7 @@ TEST(RemoteEndpoint, ClosuresReturningEventOpsDoNotCompile) {
 // --- 8. Cost ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, AnIdleManagerHasNoReadyWakeUp) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   EXPECT_EQ(manager.run_with_timeout(0), Result<std::size_t>(0));
   auto endpoint = manager.remote_endpoint();
@@ -1003,7 +988,7 @@ TEST(RemoteEndpoint, AnIdleManagerHasNoReadyWakeUp) {
 }
 
 TEST(RemoteEndpoint, ManyRequestsQueuedBeforeTheLoopWakesAreAllHandledByOneRun) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   constexpr int requests = 1000;
@@ -1044,7 +1029,7 @@ class CounterSubscriber final : public MutEventSubscriber {
 using Dynamic = std::unique_ptr<MutEventSubscriber>;
 
 TEST(RemoteEndpoint, RustEndpointScenarioManagerOnItsOwnThreadDrivenByCallBlockingFireAndKick) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Dynamic>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::atomic<std::uint64_t> run_count{0};
@@ -1150,7 +1135,7 @@ class Painter {
 };
 
 TEST(RemoteEndpoint, DesignDocumentMainExampleAddsASubscriberAndAnFdRemotely) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   auto extra = EventFd::create().value();  // outlives the manager, which runs on its thread
   auto manager = EventManager<Painter>::create().value();
   auto endpoint = manager.remote_endpoint();

@@ -24,6 +24,7 @@
 #include <event_manager/event_manager.hpp>
 
 #include "support/fd_checks.hpp"
+#include "support/waits.hpp"
 
 namespace {
 
@@ -32,25 +33,10 @@ using namespace std::chrono_literals;
 
 constexpr std::chrono::seconds limit = 60s;  // a bound on a hang, not a target: a run takes a few seconds under TSan
 
-/// Declared first in a test: at its end, every fd the test opened is closed again.
-class NoFdLeak {
- public:
-  NoFdLeak() : before_(event_manager::test::open_fds()) {}
-  ~NoFdLeak() { EXPECT_EQ(event_manager::test::open_fds(), before_) << "the test left fds open"; }
-  NoFdLeak(const NoFdLeak&) = delete;
-  NoFdLeak& operator=(const NoFdLeak&) = delete;
-
- private:
-  std::set<int> before_;
-};
-
+/// The value of `future`, or an abort if it is not ready within `limit`.
 template <class T>
 T await(std::future<T>& future, const char* what) {
-  if (future.wait_for(limit) != std::future_status::ready) {
-    std::fprintf(stderr, "'%s' did not finish within %lld s\n", what, static_cast<long long>(limit.count()));
-    std::abort();
-  }
-  return future.get();
+  return event_manager::test::await(future, what, limit);
 }
 
 /// Loop-thread bookkeeping; read by the test only through call_blocking().
@@ -186,7 +172,7 @@ ThreadReport send_requests(RemoteEndpoint<Sub> endpoint, Stats& stats, unsigned 
 }
 
 TEST(EndpointStress, FourThreadsOfMixedRequestsBalanceExactly) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   constexpr int threads = 4;
   constexpr int operations = 2000;
 
@@ -302,7 +288,7 @@ struct Outcomes {
 // sending: every caller is released (answered, ChannelRecv or ChannelSend),
 // and every fired closure is destroyed exactly once, run or not.
 TEST(EndpointStress, DestroyingTheManagerUnderLoadReleasesEveryCallerAndClosure) {
-  const NoFdLeak no_fd_leak;
+  const event_manager::test::NoFdLeak no_fd_leak;
   constexpr int threads = 4;
   auto manager = EventManager<Sub>::create().value();
   auto endpoint = manager.remote_endpoint();
