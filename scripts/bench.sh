@@ -20,23 +20,9 @@ min_time=${BENCH_MIN_TIME:-0.5}
 filter=${BENCH_FILTER:-.}
 
 # --- Dependencies (Debian/Ubuntu package names) -------------------------------
-packages=(cmake ninja-build g++ pkg-config python3 libbenchmark-dev libevent-dev libev-dev libuv1-dev
-          gnuplot-nox valgrind strace)
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if ((${#missing[@]} > 0)); then
-  if [[ $(id -u) -eq 0 ]]; then
-    echo "bench.sh: installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-  else
-    echo "bench.sh: missing packages; install them with:" >&2
-    echo "  sudo apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+# shellcheck source=scripts/common.sh
+source "$root/scripts/common.sh"
+em_ensure_packages "${EM_BENCH_PACKAGES[@]}"
 
 # --- Build (Release, tests and examples off) ----------------------------------
 cmake --preset bench -B "$build" -DEVENT_MANAGER_BUILD_EXAMPLES=OFF >/dev/null

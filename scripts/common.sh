@@ -1,4 +1,4 @@
-# common.sh — shared by scripts/test.sh and scripts/demo.sh (source it; do not run it).
+# common.sh — shared by every script in scripts/ (source it; do not run it).
 #
 # em_ensure_packages PKG...  installs the Debian packages that are missing. As
 #   root it runs `apt-get update` once (only if something is missing) and then
@@ -8,7 +8,13 @@
 # What building the library, its tests and examples needs (GCC 12, CMake 3.25, Ninja, GoogleTest).
 EM_BUILD_PACKAGES=(cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev)
 # What scripts/test.sh needs on top: Clang 19 with its sanitizer runtimes and libFuzzer, valgrind.
-EM_TEST_PACKAGES=("${EM_BUILD_PACKAGES[@]}" clang-19 libclang-rt-19-dev libfuzzer-19-dev valgrind)
+# What the libFuzzer target needs (scripts/fuzz.sh).
+EM_FUZZ_PACKAGES=("${EM_BUILD_PACKAGES[@]}" clang-19 libclang-rt-19-dev libfuzzer-19-dev)
+# What the benchmark suite and its report need (scripts/bench.sh); the peers are benchmark-only.
+EM_BENCH_PACKAGES=("${EM_BUILD_PACKAGES[@]}" python3 libbenchmark-dev libevent-dev libev-dev libuv1-dev
+  gnuplot-nox valgrind strace)
+# What scripts/test.sh needs: all of the above (it also checks that the benchmarks compile).
+EM_TEST_PACKAGES=("${EM_FUZZ_PACKAGES[@]}" "${EM_BENCH_PACKAGES[@]:${#EM_BUILD_PACKAGES[@]}}")
 
 em_log() {
   printf '\n==> %s\n' "$*"

@@ -28,17 +28,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-missing=()
-command -v clang++-19 >/dev/null 2>&1 || missing+=(clang-19)
-dpkg -s libfuzzer-19-dev >/dev/null 2>&1 || missing+=(libfuzzer-19-dev)
-dpkg -s libclang-rt-19-dev >/dev/null 2>&1 || missing+=(libclang-rt-19-dev)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "fuzz.sh: installing ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  $sudo_cmd apt-get install -y -qq "${missing[@]}"
-fi
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
+em_ensure_packages "${EM_FUZZ_PACKAGES[@]}"
 
 build=build/fuzz
 cmake --preset fuzz -B "$build" >/dev/null

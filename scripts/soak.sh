@@ -8,6 +8,9 @@
 # heap or RSS were not flat from the first to the last interval.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
+em_ensure_packages "${EM_BUILD_PACKAGES[@]}"
 seconds="${1:-600}"
 build="${SOAK_BUILD_DIR:-build/soak}"
 cmake -S soak -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

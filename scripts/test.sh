@@ -70,6 +70,10 @@ for preset in "${presets[@]}"; do
   run_preset "$preset"
 done
 
+# The benchmarks are not run here (they are no tests: see scripts/bench.sh),
+# but they must keep compiling against the library.
+step "bench configure" cmake --preset bench && step "bench build" cmake --build --preset bench -j2 || true
+
 # --- Reliability (issue 5) ---
 # Model-based fuzzing under ASan+UBSan for a fixed number of executions (about
 # a minute on two cores), then a 30-second soak. The fault-injection,
