@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "support/fd_checks.hpp"
+#include "support/raii_checks.hpp"
 
 using event_manager::EventFd;
 using event_manager::test::is_close_on_exec;
@@ -21,7 +22,6 @@ static_assert(std::is_nothrow_move_assignable_v<EventFd>);
 static_assert(!std::is_copy_constructible_v<EventFd> && !std::is_copy_assignable_v<EventFd>);
 
 namespace {
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
 bool is_non_blocking(int fd) { return (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
 }  // namespace
 
@@ -81,29 +81,11 @@ TEST(EventFd, MoveConstructionTransfersTheFd) {
 }
 
 TEST(EventFd, MoveAssignmentClosesTheOldFd) {
-  auto a = EventFd::create().value();
-  auto b = EventFd::create().value();
-  const int old_number = a.fd();
-  const int kept = b.fd();
-  a = std::move(b);
-  EXPECT_EQ(a.fd(), kept);
-  EXPECT_EQ(b.fd(), -1);  // NOLINT(bugprone-use-after-move)
-  EXPECT_FALSE(is_open(old_number));
-  EXPECT_TRUE(is_open(kept));
+  event_manager::test::expect_move_assignment_closes_the_old_fd([] { return EventFd::create().value(); });
 }
 
 TEST(EventFd, DestructorClosesTheFd) {
-  const auto before = open_fds();
-  int number = -1;
-  {
-    auto fd = EventFd::create().value();
-    number = fd.fd();
-    EXPECT_TRUE(is_open(number));
-  }
-  EXPECT_FALSE(is_open(number));
-  EXPECT_EQ(open_fds(), before);
-  { EventFd moved_from = EventFd::create().value(); EventFd taker(std::move(moved_from)); }
-  EXPECT_EQ(open_fds(), before);  // a moved-from object closes nothing, and nothing twice
+  event_manager::test::expect_destructor_closes_the_fd([] { return EventFd::create().value(); });
 }
 
 TEST(EventFd, TryCloneSharesTheCounterAndIsCloseOnExec) {

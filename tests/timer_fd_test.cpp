@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "support/fd_checks.hpp"
+#include "support/raii_checks.hpp"
 #include "support/subscribers.hpp"
 
 using namespace event_manager;
@@ -27,7 +28,6 @@ static_assert(AsFd<TimerFd>);
 
 namespace {
 
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) >= 0; }
 
 /// Waits (at most kWaitMs) until the timer has expired at least once.
 bool wait_readable(const TimerFd& t) {
@@ -130,27 +130,11 @@ TEST(TimerFd, MoveConstructionTransfersTheFd) {
 }
 
 TEST(TimerFd, MoveAssignmentClosesTheOldFd) {
-  auto a = TimerFd::create().value();
-  auto b = TimerFd::create().value();
-  const int old_number = a.fd();
-  const int kept = b.fd();
-  a = std::move(b);
-  EXPECT_EQ(a.fd(), kept);
-  EXPECT_EQ(b.fd(), -1);  // NOLINT(bugprone-use-after-move)
-  EXPECT_FALSE(is_open(old_number));
-  EXPECT_TRUE(is_open(kept));
+  event_manager::test::expect_move_assignment_closes_the_old_fd([] { return TimerFd::create().value(); });
 }
 
 TEST(TimerFd, DestructorClosesTheFd) {
-  const auto before = open_fds();
-  int number = -1;
-  {
-    auto t = TimerFd::create().value();
-    number = t.fd();
-    EXPECT_TRUE(is_open(number));
-  }
-  EXPECT_FALSE(is_open(number));
-  EXPECT_EQ(open_fds(), before);
+  event_manager::test::expect_destructor_closes_the_fd([] { return TimerFd::create().value(); });
 }
 
 TEST(TimerFd, DrivesAManager) {
