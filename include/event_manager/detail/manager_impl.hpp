@@ -65,9 +65,8 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
   const int wake_fd = core.wake_fd();
   bool woken = core.wake_owed();
 
-  int i = 0;
   try {
-    for (; i < count; ++i) {
+    for (int i = 0; i < count; ++i) {
       const std::uint64_t key = ready[i].data.u64;
       const auto fd = static_cast<std::uint32_t>(key);
       // Reload the table each time: a callback may add fds and grow it.
