@@ -81,6 +81,11 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   // The dispatch step indexes the table with any fd the kernel reports
   // without a bounds check: cover the wake fd, every other fd gets covered by add().
   core->table_.resize(static_cast<std::size_t>(wake_fd.get()) + 1);
+  // The table accounts for every registration of ours, the wake-up's too: its
+  // entry is taken (so add() of that number is FdAlreadyRegistered and can never
+  // take it over through EEXIST -> MOD, note a), owned by no subscriber (id 0 is
+  // never valid), and asks for no bits, so dispatch never calls anyone for it.
+  core->table_[static_cast<std::size_t>(wake_fd.get())].generation = wake_generation;
   epoll_fd.release();
   wake_fd.release();
   return core;
@@ -198,10 +203,6 @@ Result<void> Core::add(SubscriberId owner, Events events) {
   if (fd < 0) return std::unexpected(std::error_code(EBADF, std::system_category()));
   const auto index = static_cast<std::size_t>(fd);
   if (index < table_.size() && table_[index].generation != 0) return fail(Error::FdAlreadyRegistered);
-  // The endpoint's wake-up eventfd is registered too, outside the table. A
-  // stale fd number equal to it must not take it over through EEXIST -> MOD
-  // (note a): the wake-ups would reach the subscriber and no request would run.
-  if (fd == wake_fd_) return fail(Error::FdAlreadyRegistered);
   if (index >= table_.size()) {
     // May throw std::bad_alloc; the new entries are all free, so nothing changed.
     table_.resize(std::max(index + 1, table_.size() * 2));

@@ -41,8 +41,9 @@ struct FdEntry {
   int prev_fd = -1;
 };
 
-/// The kernel's epoll_data for the remote endpoint's wake-up eventfd. Its
-/// generation is never issued, so it never matches a table entry.
+/// The generation of the remote endpoint's wake-up eventfd, in the kernel's
+/// epoll_data and in its table entry. Never issued to a user registration; the
+/// entry has no interest bits, so its events fall through to the wake-up check.
 inline constexpr std::uint32_t wake_generation = 0xFFFFFFFFu;
 
 class Core {

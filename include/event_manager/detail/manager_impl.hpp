@@ -80,7 +80,7 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
         core.active_ = entry.owner;
         EventOps ops(&core, SubscriberId::from_value(entry.owner));
         target.process(events, ops);
-      } else if (static_cast<int>(fd) == wake_fd) {
+      } else if (static_cast<int>(fd) == wake_fd) {  // its entry asks for no bits
         woken = true;
       }
       // Anything else is stale (removed, or re-registered, since the kernel
