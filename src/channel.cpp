@@ -77,17 +77,17 @@ Result<void> Channel::kick() {
 
 void Channel::take_all(std::vector<TaskPtr>& out) {
   std::lock_guard lock(mutex_);
-  wake_pending_ = false;
-  ++emptied_;
   if (out.empty()) {
     out.swap(queue_);  // the common case: both vectors keep their capacity
   } else {
-    // Leftovers of a request that threw run first. Reserve before moving, so
-    // that a std::bad_alloc leaves both queues whole.
+    // Leftovers of a request that threw run first. Reserve before anything
+    // changes, so that a std::bad_alloc leaves both queues and the flags whole.
     out.reserve(out.size() + queue_.size());
     for (auto& task : queue_) out.push_back(std::move(task));
     queue_.clear();
   }
+  wake_pending_ = false;
+  ++emptied_;
 }
 
 void Channel::disconnect() noexcept {

@@ -22,14 +22,28 @@
 //  g) The wake-up eventfd is edge-triggered and never read: every write makes
 //     a new edge, writes are coalesced by the channel, and the 64-bit counter
 //     cannot overflow in practice. That saves a read() per wake-up.
+//  h) Generations are counted per fd number, so a number wraps only after 2^32
+//     registrations of that very number. A registration can outlive its table
+//     entry only through a DEL that failed (note a: EBADF or ENOENT); such a
+//     number is marked maybe_leftover. Before the wrap every new generation is
+//     larger than every earlier one of the number, so none can match a
+//     leftover. At the wrap, a number never marked restarts at 1 (nothing of it
+//     is left in the kernel); a marked one asks the kernel which generations
+//     its leftovers still hold (/proc/self/fdinfo of the epoll fd lists every
+//     registration with its data) and takes the lowest free one. So a stale
+//     event is never delivered, exactly, not just with high probability.
 #include "event_manager/detail/core.hpp"
 
 #include <sys/eventfd.h>
 
 #include <cassert>
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <limits>
 #include <new>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "sys.hpp"
@@ -41,7 +55,26 @@ constexpr std::uint64_t key_of(std::uint32_t generation, int fd) noexcept {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
 }
 constexpr std::uint32_t always_reported = EPOLLERR | EPOLLHUP;
-constexpr std::uint64_t wake_key(int wake_fd) noexcept { return key_of(wake_generation, wake_fd); }
+constexpr std::uint32_t last_generation = std::numeric_limits<std::uint32_t>::max();
+
+/// The generations of the registrations of `fd` that the kernel holds in
+/// `epoll_fd` (note h). Reads /proc/self/fdinfo; the errno if it cannot.
+Result<std::set<std::uint32_t>> kernel_generations(int epoll_fd, int fd) {
+  std::ifstream info("/proc/self/fdinfo/" + std::to_string(epoll_fd));
+  if (!info) return std::unexpected(std::error_code(errno != 0 ? errno : ENOENT, std::system_category()));
+  std::set<std::uint32_t> generations;
+  std::string line;
+  while (std::getline(info, line)) {
+    // "tfd: %8d events: %8x data: %16llx  pos:..." (fs/eventpoll.c)
+    int target = -1;
+    unsigned events = 0;
+    unsigned long long data = 0;
+    if (std::sscanf(line.c_str(), "tfd: %d events: %x data: %llx", &target, &events, &data) == 3 && target == fd) {
+      generations.insert(static_cast<std::uint32_t>(data >> 32));
+    }
+  }
+  return generations;
+}
 
 std::uint32_t slot_index(SubscriberId id) noexcept { return static_cast<std::uint32_t>(id.value()); }
 
@@ -69,7 +102,7 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   FdGuard wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (wake_fd.get() < 0) return sys::failure();
   if (auto added = sys::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), EPOLLIN | EPOLLET,
-                                  wake_key(wake_fd.get()));
+                                  key_of(1, wake_fd.get()));
       !added) {
     return std::unexpected(added.error());
   }
@@ -83,9 +116,12 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   core->table_.resize(static_cast<std::size_t>(wake_fd.get()) + 1);
   // The table accounts for every registration of ours, the wake-up's too: its
   // entry is taken (so add() of that number is FdAlreadyRegistered and can never
-  // take it over through EEXIST -> MOD, note a), owned by no subscriber (id 0 is
-  // never valid), and asks for no bits, so dispatch never calls anyone for it.
-  core->table_[static_cast<std::size_t>(wake_fd.get())].generation = wake_generation;
+  // take it over through EEXIST -> MOD, note a), owned by the manager, and asks
+  // for no bits, so dispatch never calls anyone for it.
+  FdEntry& wake = core->table_[static_cast<std::size_t>(wake_fd.get())];
+  wake.generation = 1;
+  wake.owner = manager_owner;
+  core->wake_key_ = key_of(1, wake_fd.get());
   epoll_fd.release();
   wake_fd.release();
   return core;
@@ -139,20 +175,18 @@ SubscriberId Core::insert_subscriber(void* object, void* target) {
   slot.object = object;
   slot.target = target;
   slot.first_fd = -1;
-  return SubscriberId::from_value(slot.id);
+  return SubscriberId(slot.id);
 }
 
 void* Core::erase_subscriber(SubscriberId id) noexcept {
   Slot* slot = slot_of(id);
   assert(slot != nullptr);
   for (int fd = slot->first_fd; fd >= 0;) {
-    FdEntry& entry = table_[static_cast<std::size_t>(fd)];
-    const int next = entry.next_fd;
-    // A failed DEL is ignored on purpose: the entry is freed either way, any
+    const int next = table_[static_cast<std::size_t>(fd)].next_fd;
+    // A failed DEL is not an error here: the entry is freed either way, any
     // leftover registration only yields stale events (dropped), and a later
-    // add() of the same file takes it over (note a).
-    (void)sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0);
-    entry = FdEntry{};
+    // add() of the same file takes it over (notes a and h).
+    free_entry(fd, sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0).has_value());
     fd = next;
   }
   void* object = slot->object;
@@ -182,18 +216,26 @@ Core::Slot* Core::slot_of(SubscriberId id) noexcept {
 
 // --- Interest list ---------------------------------------------------------
 
-std::uint32_t Core::next_generation() noexcept {
-  // 0 marks a free entry and wake_generation the wake-up eventfd: never issued.
-  do {
-    ++last_generation_;
-  } while (last_generation_ == 0 || last_generation_ == wake_generation);
-  return last_generation_;
+Result<std::uint32_t> Core::next_generation(int fd) const {
+  const FdEntry& entry = table_[static_cast<std::size_t>(fd)];
+  if (entry.generation != last_generation) return entry.generation + 1;
+  if (!entry.maybe_leftover) return 1;  // note h: nothing of this number is left in the kernel
+  auto held = kernel_generations(epoll_fd_, fd);
+  if (!held) return std::unexpected(held.error());
+  std::uint32_t generation = 1;
+  while (held->contains(generation)) ++generation;  // fewer leftovers than 2^32 - 1: terminates
+  return generation;
+}
+
+void Core::force_generation(int fd, std::uint32_t last) {
+  if (static_cast<std::size_t>(fd) >= table_.size()) table_.resize(static_cast<std::size_t>(fd) + 1);
+  table_[static_cast<std::size_t>(fd)].generation = last;
 }
 
 const FdEntry* Core::owned_entry(SubscriberId owner, int fd) const noexcept {
   if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return nullptr;
   const FdEntry& entry = table_[static_cast<std::size_t>(fd)];
-  return entry.generation != 0 && entry.owner == owner.value() ? &entry : nullptr;
+  return entry.owner == owner.value() ? &entry : nullptr;
 }
 
 Result<void> Core::add(SubscriberId owner, Events events) {
@@ -202,13 +244,15 @@ Result<void> Core::add(SubscriberId owner, Events events) {
   const int fd = events.fd();
   if (fd < 0) return std::unexpected(std::error_code(EBADF, std::system_category()));
   const auto index = static_cast<std::size_t>(fd);
-  if (index < table_.size() && table_[index].generation != 0) return fail(Error::FdAlreadyRegistered);
+  if (index < table_.size() && table_[index].owner != 0) return fail(Error::FdAlreadyRegistered);
   if (index >= table_.size()) {
     // May throw std::bad_alloc; the new entries are all free, so nothing changed.
     table_.resize(std::max(index + 1, table_.size() * 2));
   }
   const std::uint32_t bits = events.event_set().bits();
-  const std::uint32_t generation = next_generation();
+  const Result<std::uint32_t> next = next_generation(fd);
+  if (!next) return std::unexpected(next.error());
+  const std::uint32_t generation = *next;
   auto added = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, bits, key_of(generation, fd));
   if (!added && added.error() == std::errc::file_exists) {
     // Our own leftover registration of this very file (note a): take it over.
@@ -236,9 +280,11 @@ Result<void> Core::modify(SubscriberId owner, Events events) {
   if (found == nullptr) return fail(Error::FdNotRegistered);
   FdEntry& entry = table_[static_cast<std::size_t>(events.fd())];
   const std::uint32_t bits = events.event_set().bits();
-  // The data lives in the table, not the kernel: an unchanged mask needs no
-  // syscall, unless it is one-shot and the caller re-arms it (note d).
-  if (bits != entry.registered || (bits & EPOLLONESHOT) != 0) {
+  // The data lives in the table, not the kernel: an unchanged level-triggered
+  // mask needs no syscall. A one-shot one must reach the kernel to re-arm
+  // (note d), and an edge-triggered one because EPOLL_CTL_MOD re-checks
+  // readiness: callers rely on it for a fresh report of an fd still ready.
+  if (bits != entry.registered || (bits & (EPOLLONESHOT | EPOLLET)) != 0) {
     if (auto changed = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, events.fd(), bits,
                                       key_of(entry.generation, events.fd()));
         !changed) {
@@ -255,13 +301,13 @@ Result<void> Core::remove(SubscriberId owner, Events events) {
   if (slot_of(owner) == nullptr) return fail(Error::InvalidId);
   const int fd = events.fd();
   if (owned_entry(owner, fd) == nullptr) return fail(Error::FdNotRegistered);
-  if (auto removed = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0);
-      !removed && removed.error() != std::errc::bad_file_descriptor &&
+  const Result<void> removed = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0);
+  if (!removed && removed.error() != std::errc::bad_file_descriptor &&
       removed.error() != std::errc::no_such_file_or_directory) {
     return removed;  // unexpected: keep the registration, as the error says it still stands
   }
   unlink(fd);
-  table_[static_cast<std::size_t>(fd)] = FdEntry{};
+  free_entry(fd, removed.has_value());
   return {};
 }
 
@@ -272,12 +318,20 @@ Result<Events> Core::registered(SubscriberId owner, int fd) const {
   return Events::with_data(fd, entry->data, EventSet::from_bits(entry->registered));
 }
 
+void Core::free_entry(int fd, bool deleted) noexcept {
+  FdEntry& entry = table_[static_cast<std::size_t>(fd)];
+  FdEntry freed;
+  freed.generation = entry.generation;  // the next registration of the number counts on from here
+  freed.maybe_leftover = entry.maybe_leftover || !deleted;
+  entry = freed;
+}
+
 void Core::unlink(int fd) noexcept {
   FdEntry& entry = table_[static_cast<std::size_t>(fd)];
   if (entry.prev_fd >= 0) {
     table_[static_cast<std::size_t>(entry.prev_fd)].next_fd = entry.next_fd;
   } else {
-    Slot* slot = slot_of(SubscriberId::from_value(entry.owner));
+    Slot* slot = slot_of(SubscriberId(entry.owner));
     assert(slot != nullptr && slot->first_fd == fd);
     slot->first_fd = entry.next_fd;
   }
@@ -292,34 +346,41 @@ Result<int> Core::wait(int timeout_ms) noexcept {
 }
 
 void Core::run_requests(void* subscriber_ops) {
-  wake_owed_ = false;
   if (next_request_ == requests_.size()) {
     requests_.clear();
     next_request_ = 0;
   }
-  channel_->take_all(requests_);
-  while (next_request_ < requests_.size()) {
-    // run() disposes of the request (detail/task.hpp): release it from the queue first.
-    Task* task = requests_[next_request_++].release();
-    try {
+  try {
+    channel_->take_all(requests_);  // may throw std::bad_alloc: then nothing was taken
+    while (next_request_ < requests_.size()) {
+      // run() disposes of the request (detail/task.hpp): release it from the queue first.
+      Task* task = requests_[next_request_++].release();
       task->run(subscriber_ops);
-    } catch (...) {
-      // The requests behind this one run, in order, by the next run().
-      wake_owed_ = true;
-      throw;
     }
+  } catch (...) {
+    // The requests not run yet (taken or still in the channel) run, in order, by a later run().
+    owe_wake();
+    throw;
   }
   requests_.clear();
   next_request_ = 0;
+  wake_owed_ = false;
 }
 
 void Core::abandon_batch(int count) noexcept {
   // The wake-up may sit anywhere in the batch: before the throw it was seen but
   // its requests not run yet; after it, it was not seen at all. Owe it either way.
-  const std::uint64_t key = wake_key(wake_fd_);
   for (int i = 0; i < count; ++i) {
-    if (ready_[i].data.u64 == key) wake_owed_ = true;
+    if (ready_[i].data.u64 == wake_key_) owe_wake();
   }
+}
+
+void Core::owe_wake() noexcept {
+  wake_owed_ = true;
+  // A new edge on the wake-up eventfd (note g) makes epoll_fd() readable, so an
+  // enclosing loop runs this manager again. Should the write fail, wake_owed_
+  // alone still makes our own next run() poll instead of block.
+  (void)sys::write_u64(wake_fd_, 1);
 }
 
 }  // namespace event_manager::detail

@@ -11,6 +11,7 @@
 
 #include "support/fd_checks.hpp"
 #include "support/subscribers.hpp"
+#include "support/test_access.hpp"
 
 using event_manager::Error;
 using event_manager::EventFd;
@@ -407,4 +408,57 @@ TEST_F(EventOps, RemoveSubscriberUnregistersAllItsFds) {
   Ops ops = manager.event_ops(second).value();
   EXPECT_TRUE(ops.add(Events(a, EventSet::in)).has_value());
   EXPECT_TRUE(ops.add(Events(b, EventSet::in)).has_value());
+}
+
+// Issue 8, defect 4: EPOLL_CTL_MOD re-checks readiness, and users of
+// edge-triggered fds rely on it to get a fresh report for an fd that is still
+// ready; an unchanged edge-triggered mask used to skip the syscall.
+TEST_F(EventOps, ModifyOfAnEdgeTriggeredFdWithAnUnchangedMaskReportsItAgain) {
+  const SubscriberId id = add_recorder();
+  auto fd = EventFd::create(1).value();  // readable, and stays so: nobody reads it
+  const auto mask = EventSet::in | EventSet::edge_triggered;
+  ASSERT_TRUE(ops(id).add(Events::with_data(fd, 7, mask)).has_value());
+  EXPECT_EQ(run(), 1u);
+  EXPECT_EQ(run(0), 0u) << "no new edge: nothing to report";
+  ASSERT_TRUE(ops(id).modify(Events::with_data(fd, 7, mask)).has_value());
+  EXPECT_EQ(run(0), 1u) << "modify() of an edge-triggered fd must reach the kernel, which reports it again";
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].events, Events::with_data(fd, 7, EventSet::in));
+  ASSERT_TRUE(ops(id).remove(Events::empty(fd)).has_value());
+}
+
+// Issue 8, defect 7: the generation that tells a registration from a leftover
+// one (left in the kernel by close() before remove() while a dup keeps the
+// file open) used to be a 32-bit counter that wrapped, after which a new
+// registration of the same fd number could take the leftover's generation and
+// receive its events.
+TEST_F(EventOps, LeftoverRegistrationIsNeverMatchedAfterTheGenerationWraps) {
+  const SubscriberId id = add_recorder();
+  auto original = EventFd::create(1).value();  // readable: the leftover keeps reporting
+  const int number = original.fd();
+  auto clone = original.try_clone().value();
+  ASSERT_TRUE(ops(id).add(Events::with_data(number, 1, EventSet::in)).has_value());
+  { EventFd closing = std::move(original); }  // closed before remove(): the clone keeps the file open
+  ASSERT_TRUE(ops(id).remove(Events::empty(number)).has_value());
+  (void)run(0);
+  ASSERT_TRUE(seen.empty());
+
+  event_manager::detail::TestAccess::force_generation(event_manager::detail::TestAccess::core(manager), number,
+                                                      0xFFFFFFFEu);
+  for (int round = 0; round < 4; ++round) {
+    // A fresh, idle file under the same number, registered again and again
+    // across the wrap-around of its generation.
+    const int raw = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(raw, 0);
+    if (raw != number) {
+      ASSERT_EQ(::dup2(raw, number), number);
+      ::close(raw);
+    }
+    ASSERT_TRUE(ops(id).add(Events::with_data(number, 2, EventSet::in)).has_value());
+    EXPECT_GE(run(0), 1u) << "the leftover is readable and reported";
+    EXPECT_TRUE(seen.empty()) << "round " << round << ": the leftover's event reached the new registration";
+    ASSERT_TRUE(ops(id).remove(Events::empty(number)).has_value());
+    ::close(number);
+    seen.clear();
+  }
 }

@@ -573,3 +573,95 @@ TEST(EventManager, ManagerMayMoveToAnotherThread) {
   });
   t.join();
 }
+
+// Issue 8, defect 2: only the innermost running subscriber used to be tracked,
+// so A's process() adding B, whose init() removes A, deleted A while A's
+// process() was still on the stack.
+TEST(EventManager, RemovingASubscriberWhoseProcessIsFurtherUpTheStackIsReentrant) {
+  auto manager = EventManager<Lambda>::create().value();
+  auto fd = EventFd::create(1).value();
+  SubscriberId a;
+  std::optional<Result<Lambda>> removal;
+  bool a_still_running_after_add = false;
+  Lambda outer;
+  outer.on_init = [&](EventOps& ops) { ASSERT_TRUE(ops.add(Events(fd, EventSet::in)).has_value()); };
+  outer.on_process = [&](Events, EventOps& ops) {
+    (void)fd.read();
+    Lambda inner;
+    inner.on_init = [&](EventOps&) { removal.emplace(manager.remove_subscriber(a)); };
+    (void)manager.add_subscriber(std::move(inner));
+    // Touches A's own state: a use after free if A was deleted under us.
+    a_still_running_after_add = manager.subscriber_mut(ops.subscriber_id()) != nullptr;
+  };
+  a = manager.add_subscriber(std::move(outer));
+  EXPECT_EQ(manager.run_with_timeout(kWaitMs).value(), 1u);
+  ASSERT_TRUE(removal.has_value());
+  ASSERT_FALSE(removal->has_value()) << "A was removed while its process() was on the stack";
+  EXPECT_EQ(removal->error(), Error::Reentrant);
+  EXPECT_TRUE(a_still_running_after_add);
+  EXPECT_TRUE(manager.remove_subscriber(a).has_value()) << "A is removable once its process() returned";
+}
+
+TEST(EventManager, RemovingASubscriberWhoseInitIsFurtherUpTheStackIsReentrant) {
+  auto manager = EventManager<Lambda>::create().value();
+  SubscriberId b;
+  std::vector<std::error_code> errors;
+  Lambda outer;
+  outer.on_init = [&](EventOps& ops) {
+    b = ops.subscriber_id();
+    Lambda inner;
+    // C's init() tries to remove B (whose init() is running) and itself.
+    inner.on_init = [&](EventOps& inner_ops) {
+      errors.push_back(manager.remove_subscriber(b).error());
+      errors.push_back(manager.remove_subscriber(inner_ops.subscriber_id()).error());
+    };
+    (void)manager.add_subscriber(std::move(inner));
+  };
+  EXPECT_EQ(manager.add_subscriber(std::move(outer)), b);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], Error::Reentrant);
+  EXPECT_EQ(errors[1], Error::Reentrant);
+  EXPECT_TRUE(manager.remove_subscriber(b).has_value());
+}
+
+// Issue 8, defect 3: requests owed after an exception (here a fired closure
+// that throws, with one queued behind it) must make epoll_fd() readable, so an
+// enclosing loop runs the manager again and the request behind is served.
+TEST(EventManager, EpollFdIsReadableWhileRequestsAreOwedAfterAnException) {
+  auto manager = EventManager<Lambda>::create().value();
+  auto endpoint = manager.remote_endpoint();
+  int ran = 0;
+  ASSERT_TRUE(endpoint.fire([](SubscriberOps<Lambda>&) { throw std::runtime_error("request"); }).has_value());
+  ASSERT_TRUE(endpoint.fire([&](SubscriberOps<Lambda>&) { ++ran; }).has_value());
+  EXPECT_THROW((void)manager.run_with_timeout(kWaitMs), std::runtime_error);
+  EXPECT_EQ(ran, 0);
+  ::pollfd p{manager.epoll_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 1) << "a request is owed but epoll_fd() is not readable";
+  EXPECT_GE(manager.run_with_timeout(kWaitMs).value(), 0u);
+  EXPECT_EQ(ran, 1);
+  p.revents = 0;
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "nothing is owed any more";
+}
+
+TEST(EventManager, EpollFdIsReadableWhileRequestsAreOwedAfterAThrowingProcess) {
+  auto manager = EventManager<Lambda>::create().value();
+  auto endpoint = manager.remote_endpoint();
+  auto fd = EventFd::create(1).value();
+  Lambda thrower;
+  thrower.on_init = [&](EventOps& ops) { ASSERT_TRUE(ops.add(Events(fd, EventSet::in)).has_value()); };
+  thrower.on_process = [&](Events, EventOps&) {
+    (void)fd.read();
+    throw std::runtime_error("process");
+  };
+  (void)manager.add_subscriber(std::move(thrower));
+  int ran = 0;
+  ASSERT_TRUE(endpoint.fire([&](SubscriberOps<Lambda>&) { ++ran; }).has_value());
+  // The batch holds the eventfd and the wake-up; whichever comes first, the
+  // request is owed when process() throws.
+  EXPECT_THROW((void)manager.run_with_timeout(kWaitMs), std::runtime_error);
+  EXPECT_EQ(ran, 0);
+  ::pollfd p{manager.epoll_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 1) << "a request is owed but epoll_fd() is not readable";
+  EXPECT_GE(manager.run_with_timeout(kWaitMs).value(), 0u);
+  EXPECT_EQ(ran, 1);
+}

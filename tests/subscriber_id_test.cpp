@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <set>
 #include <type_traits>
 #include <unordered_set>
@@ -17,29 +19,37 @@ static_assert(std::is_nothrow_move_assignable_v<SubscriberId>);
 static_assert(SubscriberId().value() == 0);
 static_assert(SubscriberId() == SubscriberId());
 
+// Users cannot forge ids or handles (issue 8, defect 8): only the manager makes them.
+static_assert(!std::is_constructible_v<SubscriberId, std::uint64_t>);
+static_assert(!std::is_constructible_v<EventOps, detail::Core*, SubscriberId>);
+
 TEST(SubscriberId, DefaultIsTheNullId) {
   const SubscriberId id;
   EXPECT_EQ(id.value(), 0u);
-  EXPECT_EQ(id, SubscriberId::from_value(0));
+  EXPECT_EQ(id, SubscriberId{});
 }
 
 TEST(SubscriberId, ComparesAndOrdersByValue) {
-  const auto a = SubscriberId::from_value(1);
-  const auto b = SubscriberId::from_value(2);
-  EXPECT_LT(a, b);
+  auto manager = EventManager<Counter>::create().value();
+  const SubscriberId a = manager.add_subscriber(Counter{});
+  const SubscriberId b = manager.add_subscriber(Counter{});
+  const SubscriberId a_copy = a;
   EXPECT_NE(a, b);
-  EXPECT_EQ(a <=> SubscriberId::from_value(1), std::strong_ordering::equal);
+  EXPECT_EQ(a <=> a_copy, std::strong_ordering::equal);
+  EXPECT_EQ(a < b, a.value() < b.value());
   std::set<SubscriberId> ordered{b, a, b};
   EXPECT_EQ(ordered.size(), 2u);
-  EXPECT_EQ(*ordered.begin(), a);
+  EXPECT_EQ(*ordered.begin(), std::min(a, b));
 }
 
 TEST(SubscriberId, HashIsUsableInUnorderedContainers) {
-  const auto a = SubscriberId::from_value(0x100000001u);
-  EXPECT_EQ(std::hash<SubscriberId>{}(a), std::hash<SubscriberId>{}(SubscriberId::from_value(0x100000001u)));
-  std::unordered_set<SubscriberId> set{a, SubscriberId::from_value(2), a};
+  auto manager = EventManager<Counter>::create().value();
+  const SubscriberId a = manager.add_subscriber(Counter{});
+  const SubscriberId b = manager.add_subscriber(Counter{});
+  EXPECT_EQ(std::hash<SubscriberId>{}(a), std::hash<std::uint64_t>{}(a.value()));
+  std::unordered_set<SubscriberId> set{a, b, a};
   EXPECT_EQ(set.size(), 2u);
-  EXPECT_TRUE(set.contains(SubscriberId::from_value(2)));
+  EXPECT_TRUE(set.contains(b));
 }
 
 TEST(SubscriberId, ManagerNeverIssuesTheNullId) {

@@ -40,8 +40,11 @@ class EventOps {
   /// negative fd, EPERM for a regular file, ENOSPC past the watch limit, ...).
   /// Strong guarantee: on failure nothing changes.
   [[nodiscard]] Result<void> add(Events events);
-  /// Replaces the mask and data of an fd this subscriber registered. A change
-  /// of data only, or no change, makes no syscall. Errors: InvalidId,
+  /// Replaces the mask and data of an fd this subscriber registered. With an
+  /// unchanged level-triggered mask it makes no syscall (the data lives in the
+  /// manager); an edge-triggered or one-shot mask always reaches the kernel,
+  /// whose EPOLL_CTL_MOD re-checks readiness (a fresh report of an fd that is
+  /// still ready; a re-armed one-shot). Errors: InvalidId,
   /// FdNotRegistered (not ours), or the epoll_ctl errno; on failure the old
   /// registration stays in force. Events of the batch being dispatched that
   /// the new mask no longer asks for are not delivered.
@@ -56,10 +59,10 @@ class EventOps {
   [[nodiscard]] Result<Events> registered(int fd) const;
   SubscriberId subscriber_id() const noexcept { return id_; }
 
-  /// Internal: handles are made by the manager.
+ private:
+  friend class detail::Core;  // handles are made only by the manager
   EventOps(detail::Core* core, SubscriberId id) noexcept : core_(core), id_(id) {}
 
- private:
   detail::Core* core_;
   SubscriberId id_;
 };

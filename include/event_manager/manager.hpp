@@ -72,6 +72,7 @@ class EventManager final : public SubscriberOps<S> {
   [[nodiscard]] Result<EventOps> event_ops(SubscriberId id) override;
 
  private:
+  friend struct detail::TestAccess;
   explicit EventManager(std::unique_ptr<detail::Core> core) noexcept : core_(std::move(core)) {}
   static void destroy(void* object) noexcept { delete static_cast<S*>(object); }
 

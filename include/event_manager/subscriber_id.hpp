@@ -17,6 +17,10 @@
 
 namespace event_manager {
 
+namespace detail {
+class Core;
+}
+
 /// Opaque, trivially copyable subscriber name.
 class SubscriberId {
  public:
@@ -26,14 +30,10 @@ class SubscriberId {
   friend constexpr bool operator==(SubscriberId, SubscriberId) noexcept = default;
   friend constexpr auto operator<=>(SubscriberId, SubscriberId) noexcept = default;
 
-  /// Internal: ids are made only by the manager.
-  static constexpr SubscriberId from_value(std::uint64_t value) noexcept {
-    SubscriberId id;
-    id.value_ = value;
-    return id;
-  }
-
  private:
+  friend class detail::Core;  // ids are made only by the manager
+  constexpr explicit SubscriberId(std::uint64_t value) noexcept : value_(value) {}
+
   std::uint64_t value_ = 0;
 };
 

@@ -24,7 +24,8 @@ class SubscriberOps {
   /// the exception propagates. Fds it adds are first dispatched by a later run.
   virtual SubscriberId add_subscriber(S subscriber) = 0;
   /// Unregisters the subscriber's fds and hands it back. Errors: InvalidId;
-  /// Reentrant when called for the subscriber whose callback is running.
+  /// Reentrant for a subscriber whose init() or process() is on the stack, at
+  /// any depth (A's process() adds B, B's init() removes A: Reentrant).
   /// Its events still pending in the batch being dispatched are dropped.
   [[nodiscard]] virtual Result<S> remove_subscriber(SubscriberId id) = 0;
   /// nullptr if the id is invalid. Valid across add_subscriber() and moves of

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <memory>
 #include <new>
 #include <set>
+#include <stdexcept>
 #include <vector>
 
 #include "support/fd_checks.hpp"
@@ -418,4 +420,29 @@ TEST(Allocation, CreateLeaksNoFdUnderBadAlloc) {
     ASSERT_LT(n, 100);
   }
   EXPECT_GE(failures, 2);
+}
+
+// Issue 8, defect 3: the wake-up was marked consumed before the queue was
+// taken, so a std::bad_alloc while taking it left the requests queued with
+// nothing to wake the loop for them.
+TEST(Allocation, RequestsAreNotLostWhenTakingThemThrowsBadAlloc) {
+  auto manager = EventManager<Lambda>::create().value();
+  auto endpoint = manager.remote_endpoint();
+  std::vector<int> ran;
+  ASSERT_TRUE(endpoint.fire([](SubscriberOps<Lambda>&) { throw std::runtime_error("first"); }).has_value());
+  ASSERT_TRUE(endpoint.fire([&](SubscriberOps<Lambda>&) { ran.push_back(1); }).has_value());
+  EXPECT_THROW((void)manager.run_with_timeout(kWaitMs), std::runtime_error);
+  ASSERT_TRUE(ran.empty());
+  // Request 1 is left over; request 2 joins it through the channel, which
+  // must grow the loop's queue: that allocation fails.
+  ASSERT_TRUE(endpoint.fire([&](SubscriberOps<Lambda>&) { ran.push_back(2); }).has_value());
+  fail_on_nth(1);
+  EXPECT_THROW((void)manager.run_with_timeout(kWaitMs), std::bad_alloc);
+  EXPECT_FALSE(disarm()) << "the failure was not injected";
+  EXPECT_TRUE(ran.empty());
+
+  ::pollfd p{manager.epoll_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 1) << "requests are owed but epoll_fd() is not readable";
+  EXPECT_GE(manager.run_with_timeout(1000).value(), 0u);
+  EXPECT_EQ(ran, (std::vector<int>{1, 2})) << "queued requests were lost after the bad_alloc";
 }

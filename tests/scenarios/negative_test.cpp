@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 
 #include "support/fd_checks.hpp"
 #include "support/subscribers.hpp"
+#include "support/test_access.hpp"
 
 using namespace event_manager;
 using event_manager::test::kWaitMs;
@@ -147,7 +149,7 @@ TEST_F(Negative, StaleIdsGiveInvalidIdAndChangeNothing) {
   const SubscriberId doomed = manager.add_subscriber(Lambda{});
   EventOps stale_ops = ops(doomed);
   ASSERT_TRUE(manager.remove_subscriber(doomed).has_value());
-  for (SubscriberId stale : {doomed, SubscriberId(), SubscriberId::from_value(owner.value() + (1ull << 32))}) {
+  for (SubscriberId stale : {doomed, SubscriberId(), detail::TestAccess::make_id(owner.value() + (1ull << 32))}) {
     EXPECT_EQ(manager.remove_subscriber(stale).error(), Error::InvalidId);
     EXPECT_EQ(manager.event_ops(stale).error(), Error::InvalidId);
     EXPECT_EQ(manager.subscriber_mut(stale), nullptr);
@@ -227,4 +229,23 @@ TEST(PeerHangUp, ErrorIsReportedWithoutBeingAsked) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_TRUE(seen[0].contains(EventSet::error));
   ::close(pipe_fds[1]);
+}
+
+// Issue 8, defect 5: an event whose fd lies beyond the manager's table (here
+// an fd added to the public epoll_fd() behind the manager's back, with data
+// naming a huge fd) used to index past the table.
+TEST_F(Negative, EventOfAnFdAddedBehindTheManagersBackIsSkipped) {
+  {
+    auto foreign = EventFd::create(1).value();
+    for (const std::uint64_t key : {std::uint64_t{0x7FFFFFFF}, (std::uint64_t{1} << 32) | 0xFFFFFFF0u}) {
+      ::epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = key;
+      ASSERT_EQ(::epoll_ctl(manager.epoll_fd(), EPOLL_CTL_ADD, foreign.fd(), &ev), 0);
+      EXPECT_EQ(manager.run_with_timeout(kWaitMs).value(), 1u) << "the foreign event counts, and calls nobody";
+      EXPECT_TRUE(calls.empty());
+      ASSERT_EQ(::epoll_ctl(manager.epoll_fd(), EPOLL_CTL_DEL, foreign.fd(), nullptr), 0);
+    }
+  }
+  check_unchanged();
 }

@@ -28,7 +28,8 @@ class Channel {
   Result<void> kick();
   /// Loop thread: appends every queued task to `out` (by swapping when `out`
   /// is empty, so that neither side allocates once warmed up) and re-arms the
-  /// wake-up, so that a task sent from now on writes the eventfd again.
+  /// wake-up, so that a task sent from now on writes the eventfd again. May
+  /// throw std::bad_alloc (growing `out`); then nothing changed.
   void take_all(std::vector<TaskPtr>& out);
   /// Refuses every later call (ChannelSend) and destroys the queued tasks,
   /// which releases waiting call_blocking() callers with ChannelRecv.

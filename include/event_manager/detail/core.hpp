@@ -6,12 +6,15 @@
 // back. Everything here is compiled in src/ except the few inline accessors
 // that the per-event dispatch step in manager_impl.hpp reads.
 //
-// Stale-event suppression. Every registration gets a fresh 32-bit generation,
-// and the kernel is given `(generation << 32) | fd` as its epoll_data (the
-// user's 32 bits of data live in the table instead). An event is dispatched
-// only when its generation equals the table's current one for that fd, so an
-// fd removed during a batch, re-registered in the same batch, or left in the
-// kernel by a dup()ed descriptor after close() is never delivered stale.
+// Stale-event suppression. Every registration of an fd number gets a fresh
+// 32-bit generation, counted per fd number, and the kernel is given
+// `(generation << 32) | fd` as its epoll_data (the user's 32 bits of data live
+// in the table instead). An event is dispatched only when its generation equals
+// the table's current one for that fd and the entry still asks for its bits, so
+// an fd removed during a batch, re-registered in the same batch, or left in the
+// kernel by a dup()ed descriptor after close() is never delivered stale. Why
+// the per-fd counter can wrap without ever matching a leftover: src/core.cpp,
+// note h.
 #pragma once
 
 #include <sys/epoll.h>
@@ -19,32 +22,50 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "event_manager/detail/channel.hpp"
 #include "event_manager/detail/task.hpp"
 #include "event_manager/error.hpp"
+#include "event_manager/event_ops.hpp"
 #include "event_manager/events.hpp"
+#include "event_manager/subscriber.hpp"
 #include "event_manager/subscriber_id.hpp"
+
+namespace event_manager {
+template <SubscriberHandle S>
+class EventManager;
+}
 
 namespace event_manager::detail {
 
+/// Defined only by the tests: reaches internals that no API exposes.
+struct TestAccess;
+class CallbackScope;
+
 /// One slot of the fd-indexed table.
 struct FdEntry {
-  std::uint32_t generation = 0;  // 0: free; else equals the upper half of the kernel's epoll_data
+  // The generation of the fd number's latest registration: the upper half of
+  // the kernel's epoll_data. Kept when the entry is freed, so that the next
+  // registration of the number gets a newer one (0: never registered).
+  std::uint32_t generation = 0;
   std::uint32_t data = 0;        // the user's 32 bits
-  std::uint32_t interest = 0;    // registered bits | EPOLLERR | EPOLLHUP: what may be delivered
+  std::uint32_t interest = 0;    // what may be delivered (registered bits | EPOLLERR | EPOLLHUP); 0 when free
   std::uint32_t registered = 0;  // registered bits, as given to add()/modify()
-  std::uint64_t owner = 0;       // SubscriberId::value() of the owner
+  std::uint64_t owner = 0;       // SubscriberId::value() of the owner; 0: free; manager_owner: ours
   void* target = nullptr;        // the owner's init()/process() object
   int next_fd = -1;              // the owner's watch list (doubly linked through the table)
   int prev_fd = -1;
+  // A registration of this number may have been left in the kernel (a DEL that
+  // found the fd closed or replaced): its generation must never be issued again.
+  bool maybe_leftover = false;
 };
 
-/// The generation of the remote endpoint's wake-up eventfd, in the kernel's
-/// epoll_data and in its table entry. Never issued to a user registration; the
-/// entry has no interest bits, so its events fall through to the wake-up check.
-inline constexpr std::uint32_t wake_generation = 0xFFFFFFFFu;
+/// The owner of the table entries of the manager's own fds (the wake-up
+/// eventfd). No SubscriberId has this value (slot indexes stay below 2^32 - 1),
+/// and such entries ask for no bits, so dispatch never calls anyone for them.
+inline constexpr std::uint64_t manager_owner = ~std::uint64_t{0};
 
 class Core {
  public:
@@ -80,7 +101,8 @@ class Core {
   /// the errno. Waits not at all when a wake-up is owed from an earlier run.
   Result<int> wait(int timeout_ms) noexcept;
   /// Runs the queued remote requests (leftovers of a request that threw first).
-  /// A request that throws propagates; the ones behind it run on a later run().
+  /// A request that throws propagates, and so does a std::bad_alloc while taking
+  /// the queue; either way the requests not yet run stay owed to a later run().
   void run_requests(void* subscriber_ops);
   /// Called when a callback throws during a batch of `count` events: if the wake-up
   /// event is in it, its requests are owed to the next run().
@@ -88,18 +110,34 @@ class Core {
 
   const ::epoll_event* ready_events() const noexcept { return ready_.get(); }
   const FdEntry* fd_table() const noexcept { return table_.data(); }
+  std::size_t fd_table_size() const noexcept { return table_.size(); }
   int wake_fd() const noexcept { return wake_fd_; }
   bool wake_owed() const noexcept { return wake_owed_; }
   int epoll_fd() const noexcept { return epoll_fd_; }
   const std::shared_ptr<Channel>& channel() const noexcept { return channel_; }
 
-  // Reentrancy bookkeeping, kept by the template layer on the loop thread:
-  // callback_depth_ > 0 while run(), init() or a request is on the stack;
-  // active_ is the subscriber whose init()/process() runs innermost.
-  int callback_depth_ = 0;
-  std::uint64_t active_ = 0;
+  // --- Callbacks on the stack (loop thread) ---------------------------------
+  /// True while run(), an init() or a request of this manager is on the stack.
+  bool in_callback() const noexcept { return innermost_ != nullptr; }
+  /// The dispatch loop names the subscriber whose process() it is about to call.
+  void set_active(std::uint64_t owner) noexcept { active_ = owner; }
+  /// True if an init() or process() of `id` is on the stack, at any depth.
+  bool is_running(SubscriberId id) const noexcept;
 
  private:
+  template <SubscriberHandle>
+  friend class event_manager::EventManager;
+  friend class CallbackScope;
+  /// The handles that only the engine makes: the public types keep their
+  /// constructors private, so users cannot forge them; EventManager asks here.
+  static SubscriberId make_id(std::uint64_t value) noexcept { return SubscriberId(value); }
+  static EventOps make_ops(Core* core, SubscriberId id) noexcept { return EventOps(core, id); }
+
+  friend struct TestAccess;
+  /// Test seam: the next registration of `fd` gets a generation as if `last`
+  /// had been the last one issued for it (to reach the wrap-around).
+  void force_generation(int fd, std::uint32_t last);
+
   struct Slot {
     std::uint64_t id = 0;      // 0: free
     std::uint32_t generation = 0;  // of the last id issued from this slot
@@ -113,8 +151,12 @@ class Core {
   const Slot* slot_of(SubscriberId id) const noexcept;
   Slot* slot_of(SubscriberId id) noexcept;
   const FdEntry* owned_entry(SubscriberId owner, int fd) const noexcept;
-  std::uint32_t next_generation() noexcept;
+  Result<std::uint32_t> next_generation(int fd) const;
   void unlink(int fd) noexcept;
+  void free_entry(int fd, bool deleted) noexcept;
+  /// Makes the wake-up owed and epoll_fd() readable: a later run() (or an
+  /// enclosing loop watching epoll_fd()) then serves the requests.
+  void owe_wake() noexcept;
 
   // Constant after construction.
   int epoll_fd_;
@@ -128,10 +170,52 @@ class Core {
   std::vector<FdEntry> table_;        // indexed by fd; never shrinks
   std::vector<Slot> slots_;           // indexed by the low half of a SubscriberId
   std::vector<std::uint32_t> free_slots_;  // capacity kept >= slots_.size(): erase never allocates
-  std::uint32_t last_generation_ = 0;
   std::vector<TaskPtr> requests_;     // taken from the channel, run in order
   std::size_t next_request_ = 0;      // requests_[0, next_request_) have run
   bool wake_owed_ = false;            // a wake-up was consumed but its requests not all run
+  std::uint64_t wake_key_ = 0;        // the kernel's epoll_data of the wake-up eventfd
+
+  // Loop thread: the subscriber whose init()/process() runs innermost (0: none),
+  // and the innermost CallbackScope, whose chain records the ones further out.
+  std::uint64_t active_ = 0;
+  const CallbackScope* innermost_ = nullptr;
 };
+
+/// Marks the loop thread busy with callbacks of `core` for a scope: run() then
+/// returns Reentrant, remove_subscriber() of `active` (and of every subscriber
+/// active in an enclosing scope) returns Reentrant, and, while `claim_thread`,
+/// call_blocking() from this thread returns WouldDeadlock.
+class CallbackScope {
+ public:
+  CallbackScope(Core& core, std::uint64_t active, bool claim_thread) noexcept
+      : core_(core), outer_(core.innermost_), outer_active_(core.active_), claim_thread_(claim_thread) {
+    core_.innermost_ = this;
+    core_.active_ = active;
+    if (claim_thread_) previous_thread_ = core_.channel()->set_loop_thread(std::this_thread::get_id());
+  }
+  ~CallbackScope() {
+    core_.innermost_ = outer_;
+    core_.active_ = outer_active_;
+    if (claim_thread_) core_.channel()->set_loop_thread(previous_thread_);
+  }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+
+ private:
+  friend class Core;
+  Core& core_;
+  const CallbackScope* outer_;     // the enclosing scope, or nullptr
+  std::uint64_t outer_active_;     // the subscriber running when this scope began
+  bool claim_thread_;
+  std::thread::id previous_thread_{};
+};
+
+inline bool Core::is_running(SubscriberId id) const noexcept {
+  if (active_ == id.value()) return true;
+  for (const CallbackScope* scope = innermost_; scope != nullptr; scope = scope->outer_) {
+    if (scope->outer_active_ == id.value()) return true;
+  }
+  return false;
+}
 
 }  // namespace event_manager::detail

@@ -12,36 +12,6 @@
 
 namespace event_manager {
 
-namespace detail {
-
-/// Marks the loop thread busy with callbacks of `core` for a scope: run() and
-/// run_with_timeout() then return Reentrant, and call_blocking() from this
-/// thread returns WouldDeadlock (only while inside run(): `claim_thread`).
-class CallbackScope {
- public:
-  CallbackScope(Core& core, std::uint64_t active, bool claim_thread) noexcept
-      : core_(core), previous_active_(core.active_), claim_thread_(claim_thread) {
-    ++core_.callback_depth_;
-    core_.active_ = active;
-    if (claim_thread_) previous_thread_ = core_.channel()->set_loop_thread(std::this_thread::get_id());
-  }
-  ~CallbackScope() {
-    --core_.callback_depth_;
-    core_.active_ = previous_active_;
-    if (claim_thread_) core_.channel()->set_loop_thread(previous_thread_);
-  }
-  CallbackScope(const CallbackScope&) = delete;
-  CallbackScope& operator=(const CallbackScope&) = delete;
-
- private:
-  Core& core_;
-  std::uint64_t previous_active_;
-  bool claim_thread_;
-  std::thread::id previous_thread_{};
-};
-
-}  // namespace detail
-
 template <SubscriberHandle S>
 Result<EventManager<S>> EventManager<S>::create(std::size_t ready_events_capacity) {
   if (ready_events_capacity == 0 || ready_events_capacity > max_ready_events_capacity) {
@@ -55,7 +25,7 @@ Result<EventManager<S>> EventManager<S>::create(std::size_t ready_events_capacit
 template <SubscriberHandle S>
 Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
   detail::Core& core = *core_;
-  if (core.callback_depth_ != 0) return std::unexpected(make_error_code(Error::Reentrant));
+  if (core.in_callback()) return std::unexpected(make_error_code(Error::Reentrant));
   detail::CallbackScope scope(core, 0, /*claim_thread=*/true);
 
   const Result<int> waited = core.wait(milliseconds);
@@ -69,7 +39,10 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
     for (int i = 0; i < count; ++i) {
       const std::uint64_t key = ready[i].data.u64;
       const auto fd = static_cast<std::uint32_t>(key);
-      // Reload the table each time: a callback may add fds and grow it.
+      // Not from a registration of ours (an fd added to epoll_fd() behind the
+      // manager's back): nothing to index. Reload the table and its size each
+      // time: a callback may add fds and grow it.
+      if (fd >= core.fd_table_size()) [[unlikely]] continue;
       const detail::FdEntry& entry = core.fd_table()[fd];
       // An event whose bits a modify() during this batch no longer asks for is
       // dropped along with the stale ones (ready & interest is then empty).
@@ -77,8 +50,8 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
       if (entry.generation == static_cast<std::uint32_t>(key >> 32) && bits != 0) [[likely]] {
         const Events events = Events::with_data(static_cast<int>(fd), entry.data, EventSet::from_bits(bits));
         auto& target = *static_cast<detail::subscriber_target_t<S>*>(entry.target);
-        core.active_ = entry.owner;
-        EventOps ops(&core, SubscriberId::from_value(entry.owner));
+        core.set_active(entry.owner);
+        EventOps ops = detail::Core::make_ops(&core, detail::Core::make_id(entry.owner));
         target.process(events, ops);
       } else if (static_cast<int>(fd) == wake_fd) {  // its entry asks for no bits
         woken = true;
@@ -90,7 +63,7 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
     core.abandon_batch(count);
     throw;
   }
-  core.active_ = 0;
+  core.set_active(0);
   if (woken) [[unlikely]] core.run_requests(static_cast<SubscriberOps<S>*>(this));
   return static_cast<std::size_t>(count);
 }
@@ -103,7 +76,7 @@ SubscriberId EventManager<S>::add_subscriber(S subscriber) {
   const SubscriberId id = core.insert_subscriber(object.get(), const_cast<void*>(static_cast<const void*>(&target)));
   try {
     detail::CallbackScope scope(core, id.value(), /*claim_thread=*/false);
-    EventOps ops(&core, id);
+    EventOps ops = detail::Core::make_ops(&core, id);
     target.init(ops);
   } catch (...) {
     core.erase_subscriber(id);  // unregisters whatever init() added; `object` deletes the subscriber
@@ -118,7 +91,9 @@ Result<S> EventManager<S>::remove_subscriber(SubscriberId id) {
   detail::Core& core = *core_;
   auto* object = static_cast<S*>(core.find_subscriber(id));
   if (object == nullptr) return std::unexpected(make_error_code(Error::InvalidId));
-  if (core.active_ == id.value()) return std::unexpected(make_error_code(Error::Reentrant));
+  // Its init() or process() is on the stack (at any depth): deleting it would
+  // pull the object out from under the running call.
+  if (core.is_running(id)) return std::unexpected(make_error_code(Error::Reentrant));
   // The subscriber is moved straight into the returned object (guaranteed copy
   // elision: a named local would be moved a second time by the return, after
   // the erase, when the compiler skips NRVO). Only once that move succeeded
@@ -148,7 +123,7 @@ Result<S> EventManager<S>::remove_subscriber(SubscriberId id) {
 template <SubscriberHandle S>
 Result<EventOps> EventManager<S>::event_ops(SubscriberId id) {
   if (core_->find_subscriber(id) == nullptr) return std::unexpected(make_error_code(Error::InvalidId));
-  return EventOps(core_.get(), id);
+  return detail::Core::make_ops(core_.get(), id);
 }
 
 }  // namespace event_manager
