@@ -36,8 +36,8 @@
 
 #include <sys/eventfd.h>
 
-#include <cassert>
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -101,16 +101,16 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   if (epoll_fd.get() < 0) return sys::failure();
   FdGuard wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (wake_fd.get() < 0) return sys::failure();
-  if (auto added = sys::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), EPOLLIN | EPOLLET,
-                                  key_of(1, wake_fd.get()));
+  if (auto added =
+          sys::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), EPOLLIN | EPOLLET, key_of(1, wake_fd.get()));
       !added) {
     return std::unexpected(added.error());
   }
   // Default-initialized: the pages of a large buffer are touched only when used.
   std::unique_ptr<::epoll_event[]> ready(new ::epoll_event[ready_capacity]);
   auto channel = std::make_shared<Channel>(wake_fd.get());
-  std::unique_ptr<Core> core(new Core(epoll_fd.get(), wake_fd.get(), ready_capacity, std::move(ready),
-                                      std::move(channel), destroy));
+  std::unique_ptr<Core> core(
+      new Core(epoll_fd.get(), wake_fd.get(), ready_capacity, std::move(ready), std::move(channel), destroy));
   // The dispatch step indexes the table with any fd the kernel reports
   // without a bounds check: cover the wake fd, every other fd gets covered by add().
   core->table_.resize(static_cast<std::size_t>(wake_fd.get()) + 1);
@@ -285,8 +285,8 @@ Result<void> Core::modify(SubscriberId owner, Events events) {
   // (note d), and an edge-triggered one because EPOLL_CTL_MOD re-checks
   // readiness: callers rely on it for a fresh report of an fd still ready.
   if (bits != entry.registered || (bits & (EPOLLONESHOT | EPOLLET)) != 0) {
-    if (auto changed = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, events.fd(), bits,
-                                      key_of(entry.generation, events.fd()));
+    if (auto changed =
+            sys::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, events.fd(), bits, key_of(entry.generation, events.fd()));
         !changed) {
       return changed;
     }

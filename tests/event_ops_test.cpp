@@ -257,7 +257,9 @@ TEST_F(EventOps, LeftoverRegistrationOfDupedFileIsDroppedAndCanBeTakenOver) {
   const int number = original.fd();
   auto clone = original.try_clone().value();
   ASSERT_TRUE(ops.add(Events::with_data(number, 1, EventSet::in)).has_value());
-  { EventFd closing = std::move(original); }  // closed before remove(): the clone keeps the file open
+  {
+    EventFd closing = std::move(original);
+  }  // closed before remove(): the clone keeps the file open
   ASSERT_TRUE(ops.remove(Events::empty(number)).has_value());
   EXPECT_EQ(ops.registered(number).error(), Error::FdNotRegistered);
 
@@ -438,7 +440,9 @@ TEST_F(EventOps, LeftoverRegistrationIsNeverMatchedAfterTheGenerationWraps) {
   const int number = original.fd();
   auto clone = original.try_clone().value();
   ASSERT_TRUE(ops(id).add(Events::with_data(number, 1, EventSet::in)).has_value());
-  { EventFd closing = std::move(original); }  // closed before remove(): the clone keeps the file open
+  {
+    EventFd closing = std::move(original);
+  }  // closed before remove(): the clone keeps the file open
   ASSERT_TRUE(ops(id).remove(Events::empty(number)).has_value());
   (void)run(0);
   ASSERT_TRUE(seen.empty());

@@ -108,11 +108,11 @@ void on_signal(int) { g_signals.fetch_add(1); }
 }  // namespace
 
 TEST(EventManager, RunReturnsZeroWhenInterruptedBySignal) {
-  struct sigaction action {};
+  struct sigaction action{};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = 0;  // no SA_RESTART
-  struct sigaction old {};
+  struct sigaction old{};
   ASSERT_EQ(::sigaction(SIGUSR1, &action, &old), 0);
 
   auto manager = EventManager<Counter>::create().value();

@@ -139,7 +139,7 @@ class Core {
   void force_generation(int fd, std::uint32_t last);
 
   struct Slot {
-    std::uint64_t id = 0;      // 0: free
+    std::uint64_t id = 0;          // 0: free
     std::uint32_t generation = 0;  // of the last id issued from this slot
     void* object = nullptr;
     void* target = nullptr;
@@ -167,13 +167,13 @@ class Core {
   Destroy destroy_;
 
   // Loop thread only.
-  std::vector<FdEntry> table_;        // indexed by fd; never shrinks
-  std::vector<Slot> slots_;           // indexed by the low half of a SubscriberId
+  std::vector<FdEntry> table_;             // indexed by fd; never shrinks
+  std::vector<Slot> slots_;                // indexed by the low half of a SubscriberId
   std::vector<std::uint32_t> free_slots_;  // capacity kept >= slots_.size(): erase never allocates
-  std::vector<TaskPtr> requests_;     // taken from the channel, run in order
-  std::size_t next_request_ = 0;      // requests_[0, next_request_) have run
-  bool wake_owed_ = false;            // a wake-up was consumed but its requests not all run
-  std::uint64_t wake_key_ = 0;        // the kernel's epoll_data of the wake-up eventfd
+  std::vector<TaskPtr> requests_;          // taken from the channel, run in order
+  std::size_t next_request_ = 0;           // requests_[0, next_request_) have run
+  bool wake_owed_ = false;                 // a wake-up was consumed but its requests not all run
+  std::uint64_t wake_key_ = 0;             // the kernel's epoll_data of the wake-up eventfd
 
   // Loop thread: the subscriber whose init()/process() runs innermost (0: none),
   // and the innermost CallbackScope, whose chain records the ones further out.
@@ -204,8 +204,8 @@ class CallbackScope {
  private:
   friend class Core;
   Core& core_;
-  const CallbackScope* outer_;     // the enclosing scope, or nullptr
-  std::uint64_t outer_active_;     // the subscriber running when this scope began
+  const CallbackScope* outer_;  // the enclosing scope, or nullptr
+  std::uint64_t outer_active_;  // the subscriber running when this scope began
   bool claim_thread_;
   std::thread::id previous_thread_{};
 };

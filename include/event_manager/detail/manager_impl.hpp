@@ -42,7 +42,8 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
       // Not from a registration of ours (an fd added to epoll_fd() behind the
       // manager's back): nothing to index. Reload the table and its size each
       // time: a callback may add fds and grow it.
-      if (fd >= core.fd_table_size()) [[unlikely]] continue;
+      if (fd >= core.fd_table_size()) [[unlikely]]
+        continue;
       const detail::FdEntry& entry = core.fd_table()[fd];
       // An event whose bits a modify() during this batch no longer asks for is
       // dropped along with the stale ones (ready & interest is then empty).
@@ -64,7 +65,8 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
     throw;
   }
   core.set_active(0);
-  if (woken) [[unlikely]] core.run_requests(static_cast<SubscriberOps<S>*>(this));
+  if (woken) [[unlikely]]
+    core.run_requests(static_cast<SubscriberOps<S>*>(this));
   return static_cast<std::size_t>(count);
 }
 
