@@ -32,6 +32,13 @@
 //     its leftovers still hold (/proc/self/fdinfo of the epoll fd lists every
 //     registration with its data) and takes the lowest free one. So a stale
 //     event is never delivered, exactly, not just with high probability.
+//  i) EPOLL_CTL_MOD with an empty mask still reports EPOLLHUP on every wait, so
+//     a muted (empty set) or paused registration gets EPOLLONESHOT and no event
+//     bits instead: it reports a pending hang-up once, then nothing. An
+//     `exclusive` registration refuses MOD (EINVAL), so muting or pausing one
+//     deletes it and unmuting or resuming adds it back (FdEntry::kernel == 0).
+//     A paused one-shot registration is left alone: it fires at most once, and
+//     dispatch records the dropped event so that resume() re-arms it.
 #include "event_manager/detail/core.hpp"
 
 #include <sys/eventfd.h>
@@ -55,6 +62,18 @@ constexpr std::uint64_t key_of(std::uint32_t generation, int fd) noexcept {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
 }
 constexpr std::uint32_t always_reported = EPOLLERR | EPOLLHUP;
+// The kernel mask of a muted or paused registration (note i): no event bits,
+// one-shot, so a ready or hung-up fd wakes run() at most once.
+constexpr std::uint32_t quiet_mask = EPOLLONESHOT;
+// What inject() may claim is ready.
+constexpr std::uint32_t injectable = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP;
+
+/// What dispatch delivers for registered bits: nothing while muted.
+constexpr std::uint32_t interest_of(std::uint32_t registered) noexcept {
+  return registered == 0 ? 0 : registered | always_reported;
+}
+
+Result<void> invalid_argument() noexcept { return std::unexpected(std::make_error_code(std::errc::invalid_argument)); }
 constexpr std::uint32_t last_generation = std::numeric_limits<std::uint32_t>::max();
 
 /// The generations of the registrations of `fd` that the kernel holds in
@@ -96,7 +115,7 @@ class FdGuard {
 
 }  // namespace
 
-Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy destroy) {
+Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy destroy, Process process) {
   FdGuard epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
   if (epoll_fd.get() < 0) return sys::failure();
   FdGuard wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -110,9 +129,8 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   std::unique_ptr<::epoll_event[]> ready(new ::epoll_event[ready_capacity]);
   auto channel = std::make_shared<Channel>(wake_fd.get());
   std::unique_ptr<Core> core(
-      new Core(epoll_fd.get(), wake_fd.get(), ready_capacity, std::move(ready), std::move(channel), destroy));
-  // The dispatch step indexes the table with any fd the kernel reports
-  // without a bounds check: cover the wake fd, every other fd gets covered by add().
+      new Core(epoll_fd.get(), wake_fd.get(), ready_capacity, std::move(ready), std::move(channel), destroy, process));
+  // Cover the wake fd; every other fd gets covered by add().
   core->table_.resize(static_cast<std::size_t>(wake_fd.get()) + 1);
   // The table accounts for every registration of ours, the wake-up's too: its
   // entry is taken (so add() of that number is FdAlreadyRegistered and can never
@@ -121,6 +139,7 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   FdEntry& wake = core->table_[static_cast<std::size_t>(wake_fd.get())];
   wake.generation = 1;
   wake.owner = manager_owner;
+  wake.kernel = EPOLLIN | EPOLLET;
   core->wake_key_ = key_of(1, wake_fd.get());
   epoll_fd.release();
   wake_fd.release();
@@ -128,13 +147,14 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
 }
 
 Core::Core(int epoll_fd, int wake_fd, std::size_t capacity, std::unique_ptr<::epoll_event[]> ready,
-           std::shared_ptr<Channel> channel, Destroy destroy) noexcept
+           std::shared_ptr<Channel> channel, Destroy destroy, Process process) noexcept
     : epoll_fd_(epoll_fd),
       wake_fd_(wake_fd),
       capacity_(static_cast<int>(capacity)),
       ready_(std::move(ready)),
       channel_(std::move(channel)),
-      destroy_(destroy) {}
+      destroy_(destroy),
+      process_(process) {}
 
 Core::~Core() {
   channel_->disconnect();
@@ -175,6 +195,13 @@ SubscriberId Core::insert_subscriber(void* object, void* target) {
   slot.object = object;
   slot.target = target;
   slot.first_fd = -1;
+  slot.paused = false;
+  slot.injections = 0;
+  slot.prev = last_slot_;
+  slot.next = no_slot;
+  (last_slot_ != no_slot ? slots_[last_slot_].next : first_slot_) = index;
+  last_slot_ = index;
+  ++subscriber_count_;
   return SubscriberId(slot.id);
 }
 
@@ -186,9 +213,16 @@ void* Core::erase_subscriber(SubscriberId id) noexcept {
     // A failed DEL is not an error here: the entry is freed either way, any
     // leftover registration only yields stale events (dropped), and a later
     // add() of the same file takes it over (notes a and h).
-    free_entry(fd, sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0).has_value());
+    const bool held = table_[static_cast<std::size_t>(fd)].kernel != 0;
+    free_entry(fd, !held || sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0).has_value());
     fd = next;
   }
+  // Its queued injections stay in the queue until a run() drops them (their
+  // owner no longer matches); they stop counting now.
+  if (!slot->paused) deliverable_injections_ -= slot->injections;
+  (slot->prev != no_slot ? slots_[slot->prev].next : first_slot_) = slot->next;
+  (slot->next != no_slot ? slots_[slot->next].prev : last_slot_) = slot->prev;
+  --subscriber_count_;
   void* object = slot->object;
   const std::uint32_t generation = slot->generation;
   *slot = Slot{};
@@ -201,6 +235,19 @@ void* Core::erase_subscriber(SubscriberId id) noexcept {
 void* Core::find_subscriber(SubscriberId id) const noexcept {
   const Slot* slot = slot_of(id);
   return slot != nullptr ? slot->object : nullptr;
+}
+
+std::optional<Core::Listed> Core::first_subscriber() const noexcept {
+  if (first_slot_ == no_slot) return std::nullopt;
+  const Slot& slot = slots_[first_slot_];
+  return Listed{SubscriberId(slot.id), slot.object, first_slot_};
+}
+
+std::optional<Core::Listed> Core::next_subscriber(const Listed& current) const noexcept {
+  const std::uint32_t next = slots_[current.slot].next;
+  if (next == no_slot) return std::nullopt;
+  const Slot& slot = slots_[next];
+  return Listed{SubscriberId(slot.id), slot.object, next};
 }
 
 const Core::Slot* Core::slot_of(SubscriberId id) const noexcept {
@@ -250,21 +297,33 @@ Result<void> Core::add(SubscriberId owner, Events events) {
     table_.resize(std::max(index + 1, table_.size() * 2));
   }
   const std::uint32_t bits = events.event_set().bits();
+  if ((bits & ~EventSet::all().bits()) != 0) return invalid_argument();  // EventSet::timer
   const Result<std::uint32_t> next = next_generation(fd);
   if (!next) return std::unexpected(next.error());
   const std::uint32_t generation = *next;
-  auto added = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, bits, key_of(generation, fd));
+  // Paused: the kernel still checks the fd at once, but holds it quiet (note i);
+  // an exclusive mask is checked by adding it, then deleted until resume().
+  const bool exclusive = (bits & EPOLLEXCLUSIVE) != 0;
+  const std::uint32_t mask = bits == 0 || (slot->paused && !exclusive) ? quiet_mask : bits;
+  auto added = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, mask, key_of(generation, fd));
   if (!added && added.error() == std::errc::file_exists) {
     // Our own leftover registration of this very file (note a): take it over.
-    added = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, bits, key_of(generation, fd));
+    added = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, mask, key_of(generation, fd));
   }
   if (!added) return added;
+  std::uint32_t kernel = mask;
+  if (slot->paused && exclusive) {
+    // A failed DEL leaves it armed: it then merely wakes run() until resume().
+    if (sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0)) kernel = 0;
+  }
 
   FdEntry& entry = table_[index];
   entry.generation = generation;
   entry.data = events.data();
   entry.registered = bits;
-  entry.interest = bits | always_reported;
+  entry.interest = slot->paused ? 0 : interest_of(bits);
+  entry.kernel = kernel;
+  entry.one_shot_dropped = false;
   entry.owner = owner.value();
   entry.target = slot->target;
   entry.prev_fd = -1;
@@ -275,33 +334,65 @@ Result<void> Core::add(SubscriberId owner, Events events) {
 }
 
 Result<void> Core::modify(SubscriberId owner, Events events) {
-  if (slot_of(owner) == nullptr) return fail(Error::InvalidId);
-  const FdEntry* found = owned_entry(owner, events.fd());
-  if (found == nullptr) return fail(Error::FdNotRegistered);
-  FdEntry& entry = table_[static_cast<std::size_t>(events.fd())];
+  const Slot* slot = slot_of(owner);
+  if (slot == nullptr) return fail(Error::InvalidId);
+  if (owned_entry(owner, events.fd()) == nullptr) return fail(Error::FdNotRegistered);
+  const int fd = events.fd();
+  FdEntry& entry = table_[static_cast<std::size_t>(fd)];
   const std::uint32_t bits = events.event_set().bits();
-  // The data lives in the table, not the kernel: an unchanged level-triggered
-  // mask needs no syscall. A one-shot one must reach the kernel to re-arm
-  // (note d), and an edge-triggered one because EPOLL_CTL_MOD re-checks
-  // readiness: callers rely on it for a fresh report of an fd still ready.
-  if (bits != entry.registered || (bits & (EPOLLONESHOT | EPOLLET)) != 0) {
-    if (auto changed =
-            sys::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, events.fd(), bits, key_of(entry.generation, events.fd()));
-        !changed) {
-      return changed;
-    }
+  if ((bits & ~EventSet::all().bits()) != 0) return invalid_argument();  // EventSet::timer
+  if (slot->paused) {
+    // Recorded only: resume() gives the kernel the mask (and returns its errors).
     entry.registered = bits;
-    entry.interest = bits | always_reported;
+    entry.data = events.data();
+    return {};
+  }
+  // Muting an exclusive registration deletes it (note i).
+  const std::uint32_t mask =
+      bits != 0 ? bits : ((entry.kernel & EPOLLEXCLUSIVE) != 0 || entry.kernel == 0 ? 0 : quiet_mask);
+  // The data lives in the table, not the kernel: an unchanged level-triggered
+  // mask, or staying muted, needs no syscall. A one-shot one must reach the
+  // kernel to re-arm (note d), and an edge-triggered one because EPOLL_CTL_MOD
+  // re-checks readiness: callers rely on it for a fresh report of an fd still ready.
+  const bool unchanged = bits == entry.registered && mask == entry.kernel;
+  if (!unchanged || (bits & (EPOLLONESHOT | EPOLLET)) != 0) {
+    if (auto changed = set_kernel(fd, entry, mask); !changed) return changed;
+    entry.registered = bits;
+    entry.interest = interest_of(bits);
   }
   entry.data = events.data();
   return {};
+}
+
+Result<void> Core::set_kernel(int fd, FdEntry& entry, std::uint32_t mask) noexcept {
+  const std::uint64_t key = key_of(entry.generation, fd);
+  Result<void> done;
+  if (mask == 0) {
+    if (entry.kernel != 0) done = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0);
+  } else {
+    done = sys::epoll_ctl(epoll_fd_, entry.kernel == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, mask, key);
+  }
+  if (!done) return done;
+  entry.kernel = mask;
+  entry.one_shot_dropped = false;  // re-armed, or deleted
+  return {};
+}
+
+void Core::quiet(int fd, FdEntry& entry) noexcept {
+  if (entry.registered == 0 || (entry.registered & EPOLLONESHOT) != 0) return;  // muted, or fires once (note i)
+  const std::uint32_t mask = (entry.kernel & EPOLLEXCLUSIVE) != 0 ? 0 : quiet_mask;
+  if (entry.kernel == mask) return;
+  // A refusal (an fd closed behind our back) leaves it armed: its events are
+  // dropped all the same (interest 0); it merely costs wake-ups.
+  (void)set_kernel(fd, entry, mask);
 }
 
 Result<void> Core::remove(SubscriberId owner, Events events) {
   if (slot_of(owner) == nullptr) return fail(Error::InvalidId);
   const int fd = events.fd();
   if (owned_entry(owner, fd) == nullptr) return fail(Error::FdNotRegistered);
-  const Result<void> removed = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0);
+  const bool held = table_[static_cast<std::size_t>(fd)].kernel != 0;
+  const Result<void> removed = held ? sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0) : Result<void>{};
   if (!removed && removed.error() != std::errc::bad_file_descriptor &&
       removed.error() != std::errc::no_such_file_or_directory) {
     return removed;  // unexpected: keep the registration, as the error says it still stands
@@ -316,6 +407,67 @@ Result<Events> Core::registered(SubscriberId owner, int fd) const {
   const FdEntry* entry = owned_entry(owner, fd);
   if (entry == nullptr) return fail(Error::FdNotRegistered);
   return Events::with_data(fd, entry->data, EventSet::from_bits(entry->registered));
+}
+
+Result<void> Core::inject(SubscriberId owner, int fd, EventSet ready) {
+  Slot* slot = slot_of(owner);
+  if (slot == nullptr) return fail(Error::InvalidId);
+  const FdEntry* entry = owned_entry(owner, fd);
+  if (entry == nullptr) return fail(Error::FdNotRegistered);
+  if (ready.empty() || (ready.bits() & ~injectable) != 0) return invalid_argument();
+  injections_.push_back(Injection{fd, entry->generation, ready.bits(), owner.value()});  // may throw
+  ++slot->injections;
+  if (!slot->paused && deliverable_injections_++ == 0 && !running_) signal();  // else end_run() does
+  return {};
+}
+
+// --- Pausing -------------------------------------------------------------------
+
+Result<void> Core::pause(SubscriberId id) noexcept {
+  Slot* slot = slot_of(id);
+  if (slot == nullptr) return fail(Error::InvalidId);
+  if (slot->paused) return {};
+  slot->paused = true;
+  deliverable_injections_ -= slot->injections;
+  for (int fd = slot->first_fd; fd >= 0; fd = table_[static_cast<std::size_t>(fd)].next_fd) {
+    FdEntry& entry = table_[static_cast<std::size_t>(fd)];
+    entry.interest = 0;  // its events, pending ones of this batch included, are dropped
+    quiet(fd, entry);
+  }
+  return {};
+}
+
+Result<void> Core::resume(SubscriberId id) noexcept {
+  Slot* slot = slot_of(id);
+  if (slot == nullptr) return fail(Error::InvalidId);
+  if (!slot->paused) return {};
+  slot->paused = false;
+  if (slot->injections != 0 && (deliverable_injections_ += slot->injections) == slot->injections && !running_) {
+    signal();
+  }
+  Result<void> first_error;
+  for (int fd = slot->first_fd; fd >= 0; fd = table_[static_cast<std::size_t>(fd)].next_fd) {
+    FdEntry& entry = table_[static_cast<std::size_t>(fd)];
+    entry.interest = interest_of(entry.registered);
+    if (entry.registered == 0) {
+      // Muted, perhaps while paused: quiet it if the pause did not (a one-shot).
+      const std::uint32_t mask = (entry.kernel & EPOLLEXCLUSIVE) != 0 || entry.kernel == 0 ? 0 : quiet_mask;
+      if (entry.kernel != mask) (void)set_kernel(fd, entry, mask);
+      continue;
+    }
+    // Re-arm what the pause quieted, what modify() changed meanwhile, and a
+    // one-shot whose event was dropped; MOD and ADD re-check readiness, so an
+    // fd that became ready while paused is reported, edge-triggered too.
+    if (entry.kernel == entry.registered && !entry.one_shot_dropped) continue;
+    if (auto armed = set_kernel(fd, entry, entry.registered); !armed && first_error) first_error = armed;
+  }
+  return first_error;
+}
+
+Result<bool> Core::paused(SubscriberId id) const noexcept {
+  const Slot* slot = slot_of(id);
+  if (slot == nullptr) return fail(Error::InvalidId);
+  return slot->paused;
 }
 
 void Core::free_entry(int fd, bool deleted) noexcept {
@@ -340,9 +492,95 @@ void Core::unlink(int fd) noexcept {
 
 // --- The loop ----------------------------------------------------------------
 
+std::size_t Core::begin_run() {
+  running_ = true;
+  if (injections_.empty()) return 0;
+  // Only the injections queued before this run: process() may inject more,
+  // and those wait for the next run(). Held ones (paused) keep their place.
+  const std::size_t queued = injections_.size();
+  std::size_t kept = 0;
+  std::size_t delivered = 0;
+  std::size_t i = 0;
+  try {
+    for (; i < queued; ++i) {
+      const Injection injection = injections_[i];
+      const Slot* slot = slot_of(SubscriberId(injection.owner));
+      if (slot != nullptr && slot->paused) {
+        injections_[kept++] = injection;
+        continue;
+      }
+      injection_done(injection);
+      const FdEntry& entry = table_[static_cast<std::size_t>(injection.fd)];
+      // Dropped if its fd (or its subscriber) was removed since.
+      if (slot == nullptr || entry.owner != injection.owner || entry.generation != injection.generation) continue;
+      ++delivered;
+      active_ = injection.owner;
+      EventOps ops(this, SubscriberId(injection.owner));
+      process_(entry.target, Events::with_data(injection.fd, entry.data, EventSet::from_bits(injection.ready)), ops);
+    }
+  } catch (...) {
+    // The injection that threw is consumed; the ones behind it stay queued.
+    injections_.erase(injections_.begin() + static_cast<std::ptrdiff_t>(kept),
+                      injections_.begin() + static_cast<std::ptrdiff_t>(i + 1));
+    active_ = 0;
+    throw;
+  }
+  injections_.erase(injections_.begin() + static_cast<std::ptrdiff_t>(kept),
+                    injections_.begin() + static_cast<std::ptrdiff_t>(queued));
+  active_ = 0;
+  return delivered;
+}
+
+void Core::injection_done(const Injection& injection) noexcept {
+  Slot* slot = slot_of(SubscriberId(injection.owner));
+  if (slot == nullptr) return;  // erase_subscriber() already stopped counting it
+  --slot->injections;
+  if (!slot->paused) --deliverable_injections_;
+}
+
+void Core::end_run() noexcept {
+  running_ = false;
+  if (deliverable_injections_ != 0) signal();  // queued during this run: epoll_fd() stays readable
+}
+
 Result<int> Core::wait(int timeout_ms) noexcept {
-  // Requests left by a run() that threw are owed now: poll, do not block.
-  return sys::epoll_wait(epoll_fd_, ready_.get(), capacity_, wake_owed_ ? 0 : timeout_ms);
+  // Something is owed now (requests left by a run() that threw, injections
+  // queued during this run): poll, do not block.
+  const bool pending = wake_owed_ || deliverable_injections_ != 0;
+  return sys::epoll_wait(epoll_fd_, ready_.get(), capacity_, pending ? 0 : timeout_ms);
+}
+
+Result<int> Core::wait(std::chrono::nanoseconds timeout) noexcept {
+  using std::chrono::nanoseconds;
+  const bool pending = wake_owed_ || deliverable_injections_ != 0;
+  if (pending || timeout < nanoseconds::zero()) timeout = nanoseconds::zero();
+  const bool forever = timeout == nanoseconds::max();
+  if (!pwait2_refused_) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+    const ::timespec ts{static_cast<time_t>(seconds.count()), static_cast<long>((timeout - seconds).count())};
+    const Result<int> waited = sys::epoll_pwait2(epoll_fd_, ready_.get(), capacity_, forever ? nullptr : &ts);
+    if (waited ||
+        (waited.error() != std::errc::function_not_supported && waited.error() != std::errc::operation_not_permitted)) {
+      return waited;
+    }
+    pwait2_refused_ = true;  // an old kernel, or a seccomp filter: epoll_wait from now on
+  }
+  // Round up: never return early for want of precision.
+  constexpr auto max_ms = std::chrono::milliseconds(std::numeric_limits<int>::max());
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout);
+  const int timeout_ms = forever || ms > max_ms ? -1 : static_cast<int>(ms.count());
+  return sys::epoll_wait(epoll_fd_, ready_.get(), capacity_, timeout_ms);
+}
+
+void Core::dropped(std::uint64_t key) noexcept {
+  const auto fd = static_cast<std::uint32_t>(key);
+  if (fd >= table_.size()) return;
+  FdEntry& entry = table_[fd];
+  // A current one-shot registration's event: the kernel disarmed it, process() never saw it.
+  if (entry.generation == static_cast<std::uint32_t>(key >> 32) && entry.owner != 0 &&
+      (entry.registered & EPOLLONESHOT) != 0) {
+    entry.one_shot_dropped = true;
+  }
 }
 
 void Core::run_requests(void* subscriber_ops) {
@@ -367,19 +605,27 @@ void Core::run_requests(void* subscriber_ops) {
   wake_owed_ = false;
 }
 
-void Core::abandon_batch(int count) noexcept {
+void Core::abandon_batch(int thrown, int count) noexcept {
   // The wake-up may sit anywhere in the batch: before the throw it was seen but
   // its requests not run yet; after it, it was not seen at all. Owe it either way.
   for (int i = 0; i < count; ++i) {
-    if (ready_[i].data.u64 == wake_key_) owe_wake();
+    if (ready_[i].data.u64 == wake_key_) {
+      owe_wake();
+    } else if (i > thrown) {
+      dropped(ready_[i].data.u64);
+    }
   }
 }
 
 void Core::owe_wake() noexcept {
   wake_owed_ = true;
+  signal();
+}
+
+void Core::signal() noexcept {
   // A new edge on the wake-up eventfd (note g) makes epoll_fd() readable, so an
-  // enclosing loop runs this manager again. Should the write fail, wake_owed_
-  // alone still makes our own next run() poll instead of block.
+  // enclosing loop runs this manager again. Should the write fail, what is
+  // pending still makes our own next run() poll instead of block.
   (void)sys::write_u64(wake_fd_, 1);
 }
 

@@ -1,5 +1,6 @@
 #include "sys.hpp"
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace event_manager::sys {
@@ -11,6 +12,16 @@ void close_fd(int fd) noexcept {
 Result<int> epoll_wait(int epoll_fd, ::epoll_event* events, int capacity, int timeout_ms) noexcept {
   const int n = ::epoll_wait(epoll_fd, events, capacity, timeout_ms);
   if (n >= 0) return n;
+  if (errno == EINTR) return 0;
+  return failure();
+}
+
+Result<int> epoll_pwait2(int epoll_fd, ::epoll_event* events, int capacity, const ::timespec* timeout) noexcept {
+#ifndef SYS_epoll_pwait2
+  constexpr long SYS_epoll_pwait2 = 441;  // the same number on every architecture (Linux 5.11)
+#endif
+  const long n = ::syscall(SYS_epoll_pwait2, epoll_fd, events, capacity, timeout, nullptr, 0);
+  if (n >= 0) return static_cast<int>(n);
   if (errno == EINTR) return 0;
   return failure();
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <sys/epoll.h>
+#include <time.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -27,6 +28,9 @@ void close_fd(int fd) noexcept;
 
 /// epoll_wait; EINTR means zero events (the caller decides whether to wait again).
 Result<int> epoll_wait(int epoll_fd, ::epoll_event* events, int capacity, int timeout_ms) noexcept;
+/// The epoll_pwait2 system call (through syscall(): no glibc 2.35 needed);
+/// EINTR means zero events. `timeout` nullptr waits forever.
+Result<int> epoll_pwait2(int epoll_fd, ::epoll_event* events, int capacity, const ::timespec* timeout) noexcept;
 /// epoll_ctl; it does not fail with EINTR.
 Result<void> epoll_ctl(int epoll_fd, int op, int fd, std::uint32_t events, std::uint64_t key) noexcept;
 

@@ -20,6 +20,8 @@
 // thread. Once its subscriber is removed every call returns Error::InvalidId.
 #pragma once
 
+#include <chrono>
+
 #include "event_manager/error.hpp"
 #include "event_manager/events.hpp"
 #include "event_manager/subscriber_id.hpp"
@@ -29,6 +31,9 @@ namespace event_manager {
 namespace detail {
 class Core;
 }
+
+/// The clock of timer deadlines (CLOCK_MONOTONIC) and of run_for()/run_until().
+using TimerClock = std::chrono::steady_clock;
 
 /// One subscriber's view of the manager's interest list.
 class EventOps {
@@ -57,6 +62,15 @@ class EventOps {
   [[nodiscard]] Result<void> remove(Events events);
   /// What this subscriber registered for `fd`: InvalidId or FdNotRegistered otherwise.
   [[nodiscard]] Result<Events> registered(int fd) const;
+  /// Makes the next run() call process() for `fd` with its data as registered
+  /// at delivery and `ready` as the event set, as if the kernel had reported
+  /// it: one call per inject(), in injection order, before the kernel's events
+  /// of that batch; that run() does not block. Reaches muted fds; dropped if
+  /// the fd or its subscriber is removed first; held while the subscriber is
+  /// paused. `ready` must be non-empty and hold only in, out, priority, error,
+  /// hang_up or read_hang_up. Errors: InvalidId, FdNotRegistered, EINVAL.
+  /// No allocation once warmed up (the queue keeps its capacity).
+  [[nodiscard]] Result<void> inject(int fd, EventSet ready);
   SubscriberId subscriber_id() const noexcept { return id_; }
 
  private:

@@ -8,6 +8,8 @@
 //   }).value();
 #pragma once
 
+#include <cstddef>
+
 #include "event_manager/error.hpp"
 #include "event_manager/event_ops.hpp"
 #include "event_manager/subscriber.hpp"
@@ -34,6 +36,24 @@ class SubscriberOps {
   virtual S* subscriber_mut(SubscriberId id) = 0;
   /// The EventOps of subscriber `id`; InvalidId if there is none.
   [[nodiscard]] virtual Result<EventOps> event_ops(SubscriberId id) = 0;
+  /// Stops all dispatch to `id` (its fds, injections and timers) until
+  /// resume(); its events still pending in the batch are dropped, and its fds
+  /// cost no CPU meanwhile (each may wake run() at most once). The subscriber
+  /// stays registered: add(), modify() and remove() work while it is paused and
+  /// take effect for dispatch at resume(). Pausing a paused one changes
+  /// nothing. Errors: InvalidId only.
+  [[nodiscard]] virtual Result<void> pause(SubscriberId id) = 0;
+  /// Re-arms every fd of `id`; the next run() reports every one that is ready,
+  /// edge-triggered ones too, so nothing that arrived during the pause is lost.
+  /// Re-arms a one-shot fd whose last event did not reach process(). If the
+  /// kernel refuses one (closed behind the manager's back), the others are
+  /// re-armed all the same, that one stays registered, the subscriber is
+  /// resumed, and the first error is returned. Errors: InvalidId, the epoll_ctl errno.
+  [[nodiscard]] virtual Result<void> resume(SubscriberId id) = 0;
+  /// Whether `id` is paused; InvalidId.
+  [[nodiscard]] virtual Result<bool> paused(SubscriberId id) const = 0;
+  /// How many subscribers the manager holds.
+  virtual std::size_t subscriber_count() const noexcept = 0;
 
  protected:
   ~SubscriberOps() = default;

@@ -19,9 +19,11 @@
 
 #include <sys/epoll.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -50,16 +52,24 @@ struct FdEntry {
   // the kernel's epoll_data. Kept when the entry is freed, so that the next
   // registration of the number gets a newer one (0: never registered).
   std::uint32_t generation = 0;
-  std::uint32_t data = 0;        // the user's 32 bits
-  std::uint32_t interest = 0;    // what may be delivered (registered bits | EPOLLERR | EPOLLHUP); 0 when free
-  std::uint32_t registered = 0;  // registered bits, as given to add()/modify()
+  std::uint32_t data = 0;  // the user's 32 bits
+  // What dispatch may deliver: registered | EPOLLERR | EPOLLHUP, or 0 while
+  // muted (registered == 0), paused, or free.
+  std::uint32_t interest = 0;
+  std::uint32_t registered = 0;  // the user's bits, as given to add()/modify(); 0: muted
   std::uint64_t owner = 0;       // SubscriberId::value() of the owner; 0: free; manager_owner: ours
   void* target = nullptr;        // the owner's init()/process() object
   int next_fd = -1;              // the owner's watch list (doubly linked through the table)
   int prev_fd = -1;
+  // The mask the kernel holds for this registration; 0: none (deleted while
+  // muted or paused, as an `exclusive` one must be: MOD refuses it).
+  std::uint32_t kernel = 0;
   // A registration of this number may have been left in the kernel (a DEL that
   // found the fd closed or replaced): its generation must never be issued again.
   bool maybe_leftover = false;
+  // A one-shot event of this registration was dropped (paused, or abandoned by
+  // an exception): the kernel disarmed it although process() never saw it.
+  bool one_shot_dropped = false;
 };
 
 /// The owner of the table entries of the manager's own fds (the wake-up
@@ -70,10 +80,13 @@ inline constexpr std::uint64_t manager_owner = ~std::uint64_t{0};
 class Core {
  public:
   using Destroy = void (*)(void* object) noexcept;
+  /// Calls target->process(events, ops) for the subscriber type the core never sees.
+  using Process = void (*)(void* target, Events events, EventOps& ops);
 
   /// Opens the epoll fd and the wake-up eventfd (both close-on-exec). On failure
-  /// nothing stays open. `destroy` deletes a stored subscriber object.
-  static Result<std::unique_ptr<Core>> create(std::size_t ready_capacity, Destroy destroy);
+  /// nothing stays open. `destroy` deletes a stored subscriber object; `process`
+  /// delivers the events the core dispatches itself (injections).
+  static Result<std::unique_ptr<Core>> create(std::size_t ready_capacity, Destroy destroy, Process process);
   /// Disconnects the endpoints, destroys the subscribers (their EventOps still
   /// work meanwhile), then closes the manager's fds.
   ~Core();
@@ -89,24 +102,59 @@ class Core {
   void* erase_subscriber(SubscriberId id) noexcept;
   /// The stored object, or nullptr for an invalid id.
   void* find_subscriber(SubscriberId id) const noexcept;
+  /// Stops all dispatch to `id` until resume(): InvalidId only.
+  Result<void> pause(SubscriberId id) noexcept;
+  /// Re-arms every fd of `id` that needs it; the first epoll_ctl error, after
+  /// re-arming all the others. InvalidId.
+  Result<void> resume(SubscriberId id) noexcept;
+  Result<bool> paused(SubscriberId id) const noexcept;
+  std::size_t subscriber_count() const noexcept { return subscriber_count_; }
+  /// The subscribers in the order they were added: first_subscriber(), then
+  /// next_subscriber() of each until it gives nothing. Objects as stored.
+  struct Listed {
+    SubscriberId id;
+    void* object;
+    std::uint32_t slot;
+  };
+  std::optional<Listed> first_subscriber() const noexcept;
+  std::optional<Listed> next_subscriber(const Listed& current) const noexcept;
 
   // --- Interest list (EventOps forwards here) ------------------------------
   Result<void> add(SubscriberId owner, Events events);
   Result<void> modify(SubscriberId owner, Events events);
   Result<void> remove(SubscriberId owner, Events events);
   Result<Events> registered(SubscriberId owner, int fd) const;
+  /// Queues a synthetic event for the next run(). May throw std::bad_alloc
+  /// (then nothing was queued).
+  Result<void> inject(SubscriberId owner, int fd, EventSet ready);
 
   // --- The loop ------------------------------------------------------------
+  /// Called by run() first: marks the run (see end_run()) and delivers the
+  /// pending injections of subscribers not paused, in order; returns how many
+  /// it delivered. An exception from process() leaves the ones behind queued.
+  std::size_t begin_run();
+  /// Called by run() on every way out: leaves epoll_fd() readable if a run()
+  /// would not block (deliverable injections, an owed wake-up).
+  void end_run() noexcept;
   /// epoll_wait into the ready buffer: the number of events, 0 on EINTR, or
-  /// the errno. Waits not at all when a wake-up is owed from an earlier run.
+  /// the errno. Polls instead of blocking when something is pending (an owed
+  /// wake-up, a deliverable injection).
   Result<int> wait(int timeout_ms) noexcept;
+  /// As wait(int), to the nanosecond: epoll_pwait2, or (for good, once the
+  /// kernel refuses it with ENOSYS or EPERM) epoll_wait with the timeout
+  /// rounded up to whole milliseconds. <= 0 polls; nanoseconds::max() waits forever.
+  Result<int> wait(std::chrono::nanoseconds timeout) noexcept;
+  /// The dispatch loop met an event it does not deliver (stale, paused, or not
+  /// asked for): records a dropped one-shot event (resume() re-arms it).
+  void dropped(std::uint64_t key) noexcept;
   /// Runs the queued remote requests (leftovers of a request that threw first).
   /// A request that throws propagates, and so does a std::bad_alloc while taking
   /// the queue; either way the requests not yet run stay owed to a later run().
   void run_requests(void* subscriber_ops);
-  /// Called when a callback throws during a batch of `count` events: if the wake-up
-  /// event is in it, its requests are owed to the next run().
-  void abandon_batch(int count) noexcept;
+  /// Called when process() of event `thrown` of a batch of `count` throws: the
+  /// events after it are dropped; if the wake-up is in the batch, its requests
+  /// are owed to the next run(); dropped one-shot events are recorded.
+  void abandon_batch(int thrown, int count) noexcept;
 
   const ::epoll_event* ready_events() const noexcept { return ready_.get(); }
   const FdEntry* fd_table() const noexcept { return table_.data(); }
@@ -138,22 +186,42 @@ class Core {
   /// had been the last one issued for it (to reach the wrap-around).
   void force_generation(int fd, std::uint32_t last);
 
+  static constexpr std::uint32_t no_slot = ~std::uint32_t{0};
   struct Slot {
     std::uint64_t id = 0;          // 0: free
     std::uint32_t generation = 0;  // of the last id issued from this slot
     void* object = nullptr;
     void* target = nullptr;
     int first_fd = -1;
+    bool paused = false;
+    std::uint32_t injections = 0;  // queued injections of this subscriber
+    std::uint32_t prev = no_slot;  // the order added (for_each_subscriber)
+    std::uint32_t next = no_slot;
+  };
+  /// A queued inject(): valid while the fd keeps this generation and owner.
+  struct Injection {
+    int fd;
+    std::uint32_t generation;
+    std::uint32_t ready;
+    std::uint64_t owner;
   };
 
   Core(int epoll_fd, int wake_fd, std::size_t capacity, std::unique_ptr<::epoll_event[]> ready,
-       std::shared_ptr<Channel> channel, Destroy destroy) noexcept;
+       std::shared_ptr<Channel> channel, Destroy destroy, Process process) noexcept;
   const Slot* slot_of(SubscriberId id) const noexcept;
   Slot* slot_of(SubscriberId id) noexcept;
   const FdEntry* owned_entry(SubscriberId owner, int fd) const noexcept;
   Result<std::uint32_t> next_generation(int fd) const;
   void unlink(int fd) noexcept;
   void free_entry(int fd, bool deleted) noexcept;
+  /// Makes the kernel hold `mask` for `fd` (0: no registration): ADD, MOD or DEL.
+  Result<void> set_kernel(int fd, FdEntry& entry, std::uint32_t mask) noexcept;
+  /// Quiets a registration for a pause: it may then wake run() at most once.
+  void quiet(int fd, FdEntry& entry) noexcept;
+  /// Makes epoll_fd() readable (a new edge on the wake-up eventfd, note g).
+  void signal() noexcept;
+  /// An injection left the queue (delivered or dropped): its slot's count.
+  void injection_done(const Injection& injection) noexcept;
   /// Makes the wake-up owed and epoll_fd() readable: a later run() (or an
   /// enclosing loop watching epoll_fd()) then serves the requests.
   void owe_wake() noexcept;
@@ -165,6 +233,7 @@ class Core {
   std::unique_ptr<::epoll_event[]> ready_;
   std::shared_ptr<Channel> channel_;
   Destroy destroy_;
+  Process process_;
 
   // Loop thread only.
   std::vector<FdEntry> table_;             // indexed by fd; never shrinks
@@ -174,6 +243,13 @@ class Core {
   std::size_t next_request_ = 0;           // requests_[0, next_request_) have run
   bool wake_owed_ = false;                 // a wake-up was consumed but its requests not all run
   std::uint64_t wake_key_ = 0;             // the kernel's epoll_data of the wake-up eventfd
+  std::size_t subscriber_count_ = 0;
+  std::uint32_t first_slot_ = no_slot;  // the order added
+  std::uint32_t last_slot_ = no_slot;
+  std::vector<Injection> injections_;       // in injection order
+  std::size_t deliverable_injections_ = 0;  // queued ones whose subscriber is not paused
+  bool pwait2_refused_ = false;             // epoll_pwait2 gave ENOSYS or EPERM: epoll_wait from now on
+  bool running_ = false;                    // inside run(): end_run() will signal what is pending
 
   // Loop thread: the subscriber whose init()/process() runs innermost (0: none),
   // and the innermost CallbackScope, whose chain records the ones further out.
@@ -208,6 +284,28 @@ class CallbackScope {
   std::uint64_t outer_active_;  // the subscriber running when this scope began
   bool claim_thread_;
   std::thread::id previous_thread_{};
+};
+
+/// One run() of `core`: delivers the pending injections when it begins (see
+/// Core::begin_run()) and calls Core::end_run() on every way out.
+class RunScope {
+ public:
+  explicit RunScope(Core& core) : core_(core) {
+    try {
+      injected_ = core.begin_run();
+    } catch (...) {
+      core.end_run();
+      throw;
+    }
+  }
+  ~RunScope() { core_.end_run(); }
+  RunScope(const RunScope&) = delete;
+  RunScope& operator=(const RunScope&) = delete;
+  std::size_t injected() const noexcept { return injected_; }
+
+ private:
+  Core& core_;
+  std::size_t injected_ = 0;
 };
 
 inline bool Core::is_running(SubscriberId id) const noexcept {

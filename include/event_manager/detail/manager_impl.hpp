@@ -17,26 +17,31 @@ Result<EventManager<S>> EventManager<S>::create(std::size_t ready_events_capacit
   if (ready_events_capacity == 0 || ready_events_capacity > max_ready_events_capacity) {
     return std::unexpected(make_error_code(Error::InvalidCapacity));
   }
-  auto core = detail::Core::create(ready_events_capacity, &EventManager::destroy);
+  auto core = detail::Core::create(ready_events_capacity, &EventManager::destroy, &EventManager::process);
   if (!core) return std::unexpected(core.error());
   return EventManager(std::move(*core));
 }
 
 template <SubscriberHandle S>
-Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
+template <class Wait>
+Result<std::size_t> EventManager<S>::run_once(Wait wait) {
   detail::Core& core = *core_;
   if (core.in_callback()) return std::unexpected(make_error_code(Error::Reentrant));
   detail::CallbackScope scope(core, 0, /*claim_thread=*/true);
+  detail::RunScope run(core);
 
-  const Result<int> waited = core.wait(milliseconds);
+  // Injections first, before the wait (a throwing one leaves run() here).
+  const std::size_t injected = run.injected();
+  const Result<int> waited = wait(core);
   if (!waited) return std::unexpected(waited.error());
   const int count = *waited;
   const ::epoll_event* const ready = core.ready_events();
   const int wake_fd = core.wake_fd();
   bool woken = core.wake_owed();
 
+  int i = 0;
   try {
-    for (int i = 0; i < count; ++i) {
+    for (; i < count; ++i) {
       const std::uint64_t key = ready[i].data.u64;
       const auto fd = static_cast<std::uint32_t>(key);
       // Not from a registration of ours (an fd added to epoll_fd() behind the
@@ -46,7 +51,8 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
         continue;
       const detail::FdEntry& entry = core.fd_table()[fd];
       // An event whose bits a modify() during this batch no longer asks for is
-      // dropped along with the stale ones (ready & interest is then empty).
+      // dropped along with the stale ones (ready & interest is then empty), and
+      // so is every event of a muted or paused registration (interest 0).
       const std::uint32_t bits = ready[i].events & entry.interest;
       if (entry.generation == static_cast<std::uint32_t>(key >> 32) && bits != 0) [[likely]] {
         const Events events = Events::with_data(static_cast<int>(fd), entry.data, EventSet::from_bits(bits));
@@ -56,18 +62,87 @@ Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
         target.process(events, ops);
       } else if (static_cast<int>(fd) == wake_fd) {  // its entry asks for no bits
         woken = true;
+      } else {
+        // Stale (removed, or re-registered, since the kernel reported it), muted
+        // or paused: skipped, never a reason to fail.
+        core.dropped(key);
       }
-      // Anything else is stale (removed, or re-registered, since the kernel
-      // reported it): skipped, never a reason to fail.
     }
   } catch (...) {
-    core.abandon_batch(count);
+    core.abandon_batch(i, count);
     throw;
   }
   core.set_active(0);
   if (woken) [[unlikely]]
     core.run_requests(static_cast<SubscriberOps<S>*>(this));
-  return static_cast<std::size_t>(count);
+  return static_cast<std::size_t>(count) + injected;
+}
+
+template <SubscriberHandle S>
+Result<std::size_t> EventManager<S>::run_with_timeout(int milliseconds) {
+  return run_once([milliseconds](detail::Core& core) { return core.wait(milliseconds); });
+}
+
+template <SubscriberHandle S>
+Result<std::size_t> EventManager<S>::run_with_timeout(std::chrono::nanoseconds timeout) {
+  return run_once([timeout](detail::Core& core) { return core.wait(timeout); });
+}
+
+template <SubscriberHandle S>
+Result<std::size_t> EventManager<S>::run_until(TimerClock::time_point deadline) {
+  std::size_t total = 0;
+  do {
+    // At least one poll; a kick or an event ends only the batch.
+    const auto left = std::max(deadline - TimerClock::now(), TimerClock::duration::zero());
+    const Result<std::size_t> ran = run_with_timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
+    if (!ran) return ran;
+    total += *ran;
+  } while (TimerClock::now() < deadline);
+  return total;
+}
+
+template <SubscriberHandle S>
+Result<std::size_t> EventManager<S>::run_for(TimerClock::duration duration) {
+  const TimerClock::time_point now = TimerClock::now();
+  // Saturate: run_for(duration::max()) runs (practically) forever instead of overflowing.
+  const TimerClock::time_point deadline =
+      duration > TimerClock::time_point::max() - now ? TimerClock::time_point::max() : now + duration;
+  return run_until(deadline);
+}
+
+#if defined(__cpp_lib_jthread)
+template <SubscriberHandle S>
+Result<void> EventManager<S>::run(std::stop_token stop) {
+  if (core_->in_callback()) return std::unexpected(make_error_code(Error::Reentrant));
+  if (stop.stop_requested()) return {};
+  // A stop requested from another thread kicks the loop out of its wait; one
+  // requested by a callback on the loop thread needs no syscall: the loop
+  // checks the token after every batch.
+  detail::Channel* channel = core_->channel().get();
+  std::stop_callback kick(stop, [channel] {
+    if (!channel->is_loop_thread()) (void)channel->kick();
+  });
+  while (!stop.stop_requested()) {
+    if (const Result<std::size_t> ran = run(); !ran) return std::unexpected(ran.error());
+  }
+  return {};
+}
+#endif
+
+template <SubscriberHandle S>
+template <class F>
+void EventManager<S>::for_each_subscriber(F&& f) {
+  for (auto listed = core_->first_subscriber(); listed; listed = core_->next_subscriber(*listed)) {
+    f(listed->id, *static_cast<S*>(listed->object));
+  }
+}
+
+template <SubscriberHandle S>
+template <class F>
+void EventManager<S>::for_each_subscriber(F&& f) const {
+  for (auto listed = core_->first_subscriber(); listed; listed = core_->next_subscriber(*listed)) {
+    f(listed->id, static_cast<const S&>(*static_cast<S*>(listed->object)));
+  }
 }
 
 template <SubscriberHandle S>
