@@ -403,7 +403,9 @@ class Harness {
     MgrModel& mm = model_[s.mgr];
     auto it = mm.table.find(fd);
     if (it == mm.table.end() || it->second.owner != tag) return lib(em::Error::FdNotRegistered);
-    if (mask != it->second.mask || (mask & kOneShot) != 0) {
+    // An unchanged level-triggered mask makes no syscall; one-shot and
+    // edge-triggered ones always reach the kernel (API.md v4).
+    if (mask != it->second.mask || (mask & (kOneShot | kEt)) != 0) {
       if (int r = kernel_ctl(s.mgr, EPOLL_CTL_MOD, fd, mask, it->second.serial); r != 0) return sys(r);
       it->second.mask = mask;
     }
@@ -865,7 +867,12 @@ class Harness {
       // The rest of the batch is dropped; a wake-up seen in it, or the
       // requests behind a throwing one, are owed to the next run().
       TRACE("run of mgr %d threw\n", mgr);
-      if (mm.wake_in_batch || mm.requests_started) mm.wake_owed = true;
+      if (mm.wake_in_batch || mm.requests_started) {
+        // Owed, and signalled: the library writes its wake-up eventfd so that
+        // epoll_fd() is readable, and the next run() sees that edge.
+        mm.wake_owed = true;
+        mm.wake_edge = true;
+      }
       mm.batch.clear();
       return;
     }
