@@ -44,6 +44,7 @@
 #include <sys/eventfd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstdio>
 #include <fstream>
@@ -131,13 +132,13 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   std::unique_ptr<Core> core(
       new Core(epoll_fd.get(), wake_fd.get(), ready_capacity, std::move(ready), std::move(channel), destroy, process));
   // Cover the wake fd; every other fd gets covered by add().
-  core->table_.resize(static_cast<std::size_t>(wake_fd.get()) + 1);
+  core->cover(static_cast<std::size_t>(wake_fd.get()));
   // The table accounts for every registration of ours, the wake-up's too: its
   // entry is taken (so add() of that number is FdAlreadyRegistered and can never
   // take it over through EEXIST -> MOD, note a), owned by the manager, and asks
   // for no bits, so dispatch never calls anyone for it.
   FdEntry& wake = core->table_[static_cast<std::size_t>(wake_fd.get())];
-  wake.generation = 1;
+  wake.key = key_of(1, wake_fd.get());
   wake.owner = manager_owner;
   wake.kernel = EPOLLIN | EPOLLET;
   core->wake_key_ = key_of(1, wake_fd.get());
@@ -265,7 +266,7 @@ Core::Slot* Core::slot_of(SubscriberId id) noexcept {
 
 Result<std::uint32_t> Core::next_generation(int fd) const {
   const FdEntry& entry = table_[static_cast<std::size_t>(fd)];
-  if (entry.generation != last_generation) return entry.generation + 1;
+  if (entry.generation() != last_generation) return entry.generation() + 1;
   if (!entry.maybe_leftover) return 1;  // note h: nothing of this number is left in the kernel
   auto held = kernel_generations(epoll_fd_, fd);
   if (!held) return std::unexpected(held.error());
@@ -275,8 +276,8 @@ Result<std::uint32_t> Core::next_generation(int fd) const {
 }
 
 void Core::force_generation(int fd, std::uint32_t last) {
-  if (static_cast<std::size_t>(fd) >= table_.size()) table_.resize(static_cast<std::size_t>(fd) + 1);
-  table_[static_cast<std::size_t>(fd)].generation = last;
+  cover(static_cast<std::size_t>(fd));
+  table_[static_cast<std::size_t>(fd)].key = key_of(last, fd);
 }
 
 const FdEntry* Core::owned_entry(SubscriberId owner, int fd) const noexcept {
@@ -294,7 +295,7 @@ Result<void> Core::add(SubscriberId owner, Events events) {
   if (index < table_.size() && table_[index].owner != 0) return fail(Error::FdAlreadyRegistered);
   if (index >= table_.size()) {
     // May throw std::bad_alloc; the new entries are all free, so nothing changed.
-    table_.resize(std::max(index + 1, table_.size() * 2));
+    cover(index);
   }
   const std::uint32_t bits = events.event_set().bits();
   if ((bits & ~EventSet::all().bits()) != 0) return invalid_argument();  // EventSet::timer
@@ -318,7 +319,7 @@ Result<void> Core::add(SubscriberId owner, Events events) {
   }
 
   FdEntry& entry = table_[index];
-  entry.generation = generation;
+  entry.key = key_of(generation, fd);
   entry.data = events.data();
   entry.registered = bits;
   entry.interest = slot->paused ? 0 : interest_of(bits);
@@ -365,7 +366,7 @@ Result<void> Core::modify(SubscriberId owner, Events events) {
 }
 
 Result<void> Core::set_kernel(int fd, FdEntry& entry, std::uint32_t mask) noexcept {
-  const std::uint64_t key = key_of(entry.generation, fd);
+  const std::uint64_t key = entry.key;
   Result<void> done;
   if (mask == 0) {
     if (entry.kernel != 0) done = sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0);
@@ -415,9 +416,9 @@ Result<void> Core::inject(SubscriberId owner, int fd, EventSet ready) {
   const FdEntry* entry = owned_entry(owner, fd);
   if (entry == nullptr) return fail(Error::FdNotRegistered);
   if (ready.empty() || (ready.bits() & ~injectable) != 0) return invalid_argument();
-  injections_.push_back(Injection{fd, entry->generation, ready.bits(), owner.value()});  // may throw
+  injections_.push_back(Injection{fd, entry->generation(), ready.bits(), owner.value()});  // may throw
   ++slot->injections;
-  if (!slot->paused && deliverable_injections_++ == 0 && !running_) signal();  // else end_run() does
+  if (!slot->paused && deliverable_injections_++ == 0 && !running_) signal();  // else the run's end does
   return {};
 }
 
@@ -470,10 +471,17 @@ Result<bool> Core::paused(SubscriberId id) const noexcept {
   return slot->paused;
 }
 
+void Core::cover(std::size_t fd) {
+  if (fd < table_.size()) return;
+  const std::size_t size = std::bit_ceil(fd + 1);
+  table_.resize(size);  // may throw std::bad_alloc; then nothing changed
+  fd_mask_ = static_cast<std::uint32_t>(size - 1);
+}
+
 void Core::free_entry(int fd, bool deleted) noexcept {
   FdEntry& entry = table_[static_cast<std::size_t>(fd)];
   FdEntry freed;
-  freed.generation = entry.generation;  // the next registration of the number counts on from here
+  freed.key = entry.key;  // the next registration of the number counts on from here
   freed.maybe_leftover = entry.maybe_leftover || !deleted;
   entry = freed;
 }
@@ -492,9 +500,7 @@ void Core::unlink(int fd) noexcept {
 
 // --- The loop ----------------------------------------------------------------
 
-std::size_t Core::begin_run() {
-  running_ = true;
-  if (injections_.empty()) return 0;
+std::size_t Core::deliver_injections() {
   // Only the injections queued before this run: process() may inject more,
   // and those wait for the next run(). Held ones (paused) keep their place.
   const std::size_t queued = injections_.size();
@@ -512,7 +518,7 @@ std::size_t Core::begin_run() {
       injection_done(injection);
       const FdEntry& entry = table_[static_cast<std::size_t>(injection.fd)];
       // Dropped if its fd (or its subscriber) was removed since.
-      if (slot == nullptr || entry.owner != injection.owner || entry.generation != injection.generation) continue;
+      if (slot == nullptr || entry.owner != injection.owner || entry.generation() != injection.generation) continue;
       ++delivered;
       active_ = injection.owner;
       EventOps ops(this, SubscriberId(injection.owner));
@@ -536,11 +542,6 @@ void Core::injection_done(const Injection& injection) noexcept {
   if (slot == nullptr) return;  // erase_subscriber() already stopped counting it
   --slot->injections;
   if (!slot->paused) --deliverable_injections_;
-}
-
-void Core::end_run() noexcept {
-  running_ = false;
-  if (deliverable_injections_ != 0) signal();  // queued during this run: epoll_fd() stays readable
 }
 
 Result<int> Core::wait(int timeout_ms) noexcept {
@@ -577,8 +578,7 @@ void Core::dropped(std::uint64_t key) noexcept {
   if (fd >= table_.size()) return;
   FdEntry& entry = table_[fd];
   // A current one-shot registration's event: the kernel disarmed it, process() never saw it.
-  if (entry.generation == static_cast<std::uint32_t>(key >> 32) && entry.owner != 0 &&
-      (entry.registered & EPOLLONESHOT) != 0) {
+  if (entry.key == key && entry.owner != 0 && (entry.registered & EPOLLONESHOT) != 0) {
     entry.one_shot_dropped = true;
   }
 }

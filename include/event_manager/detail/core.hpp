@@ -48,10 +48,13 @@ class CallbackScope;
 
 /// One slot of the fd-indexed table.
 struct FdEntry {
-  // The generation of the fd number's latest registration: the upper half of
-  // the kernel's epoll_data. Kept when the entry is freed, so that the next
-  // registration of the number gets a newer one (0: never registered).
-  std::uint32_t generation = 0;
+  // The kernel's epoll_data of the fd's latest registration: its generation
+  // in the upper half, the fd in the lower (the whole key is compared, so an
+  // event can be matched through a masked index, see Core::fd_mask()). Kept
+  // when the entry is freed, so that the next registration of the number gets
+  // a newer generation (0: never registered).
+  std::uint64_t key = 0;
+  std::uint32_t generation() const noexcept { return static_cast<std::uint32_t>(key >> 32); }
   std::uint32_t data = 0;  // the user's 32 bits
   // What dispatch may deliver: registered | EPOLLERR | EPOLLHUP, or 0 while
   // muted (registered == 0), paused, or free.
@@ -129,13 +132,6 @@ class Core {
   Result<void> inject(SubscriberId owner, int fd, EventSet ready);
 
   // --- The loop ------------------------------------------------------------
-  /// Called by run() first: marks the run (see end_run()) and delivers the
-  /// pending injections of subscribers not paused, in order; returns how many
-  /// it delivered. An exception from process() leaves the ones behind queued.
-  std::size_t begin_run();
-  /// Called by run() on every way out: leaves epoll_fd() readable if a run()
-  /// would not block (deliverable injections, an owed wake-up).
-  void end_run() noexcept;
   /// epoll_wait into the ready buffer: the number of events, 0 on EINTR, or
   /// the errno. Polls instead of blocking when something is pending (an owed
   /// wake-up, a deliverable injection).
@@ -158,7 +154,11 @@ class Core {
 
   const ::epoll_event* ready_events() const noexcept { return ready_.get(); }
   const FdEntry* fd_table() const noexcept { return table_.data(); }
-  std::size_t fd_table_size() const noexcept { return table_.size(); }
+  /// The table's size, a power of two, less one. The dispatch step indexes
+  /// the table with `fd & fd_mask()`, so no event (not even one of an fd added
+  /// to epoll_fd() behind the manager's back, whatever its data) can index
+  /// past it; comparing the entry's whole key then rejects a foreign one.
+  std::uint32_t fd_mask() const noexcept { return fd_mask_; }
   int wake_fd() const noexcept { return wake_fd_; }
   bool wake_owed() const noexcept { return wake_owed_; }
   int epoll_fd() const noexcept { return epoll_fd_; }
@@ -176,6 +176,7 @@ class Core {
   template <SubscriberHandle>
   friend class event_manager::EventManager;
   friend class CallbackScope;
+  friend class RunScope;
   /// The handles that only the engine makes: the public types keep their
   /// constructors private, so users cannot forge them; EventManager asks here.
   static SubscriberId make_id(std::uint64_t value) noexcept { return SubscriberId(value); }
@@ -214,6 +215,9 @@ class Core {
   Result<std::uint32_t> next_generation(int fd) const;
   void unlink(int fd) noexcept;
   void free_entry(int fd, bool deleted) noexcept;
+  /// Grows the table to a power of two that covers `fd`. May throw std::bad_alloc.
+  void cover(std::size_t fd);
+
   /// Makes the kernel hold `mask` for `fd` (0: no registration): ADD, MOD or DEL.
   Result<void> set_kernel(int fd, FdEntry& entry, std::uint32_t mask) noexcept;
   /// Quiets a registration for a pause: it may then wake run() at most once.
@@ -222,6 +226,10 @@ class Core {
   void signal() noexcept;
   /// An injection left the queue (delivered or dropped): its slot's count.
   void injection_done(const Injection& injection) noexcept;
+  /// Delivers the queued injections of subscribers not paused, in order (run()
+  /// does, before it waits); returns how many it delivered. An exception from
+  /// process() leaves the ones behind it queued.
+  std::size_t deliver_injections();
   /// Makes the wake-up owed and epoll_fd() readable: a later run() (or an
   /// enclosing loop watching epoll_fd()) then serves the requests.
   void owe_wake() noexcept;
@@ -237,6 +245,7 @@ class Core {
 
   // Loop thread only.
   std::vector<FdEntry> table_;             // indexed by fd; never shrinks
+  std::uint32_t fd_mask_ = 0;              // table_.size() - 1; the size is a power of two
   std::vector<Slot> slots_;                // indexed by the low half of a SubscriberId
   std::vector<std::uint32_t> free_slots_;  // capacity kept >= slots_.size(): erase never allocates
   std::vector<TaskPtr> requests_;          // taken from the channel, run in order
@@ -249,7 +258,7 @@ class Core {
   std::vector<Injection> injections_;       // in injection order
   std::size_t deliverable_injections_ = 0;  // queued ones whose subscriber is not paused
   bool pwait2_refused_ = false;             // epoll_pwait2 gave ENOSYS or EPERM: epoll_wait from now on
-  bool running_ = false;                    // inside run(): end_run() will signal what is pending
+  bool running_ = false;                    // inside run(): its RunScope signals what is left pending
 
   // Loop thread: the subscriber whose init()/process() runs innermost (0: none),
   // and the innermost CallbackScope, whose chain records the ones further out.
@@ -286,24 +295,35 @@ class CallbackScope {
   std::thread::id previous_thread_{};
 };
 
-/// One run() of `core`: delivers the pending injections when it begins (see
-/// Core::begin_run()) and calls Core::end_run() on every way out.
+/// One run() of `core`: first delivers the pending injections (see
+/// Core::deliver_injections()); on every way out leaves epoll_fd() readable if
+/// injections are still deliverable (queued during this run). An owed wake-up
+/// signals itself when it becomes owed. Inline: a run() without injections
+/// pays two compares.
 class RunScope {
  public:
   explicit RunScope(Core& core) : core_(core) {
-    try {
-      injected_ = core.begin_run();
-    } catch (...) {
-      core.end_run();
-      throw;
+    core.running_ = true;
+    if (!core.injections_.empty()) [[unlikely]] {
+      try {
+        injected_ = core.deliver_injections();
+      } catch (...) {
+        end();
+        throw;
+      }
     }
   }
-  ~RunScope() { core_.end_run(); }
+  ~RunScope() { end(); }
   RunScope(const RunScope&) = delete;
   RunScope& operator=(const RunScope&) = delete;
   std::size_t injected() const noexcept { return injected_; }
 
  private:
+  void end() noexcept {
+    core_.running_ = false;
+    if (core_.deliverable_injections_ != 0) [[unlikely]]
+      core_.signal();
+  }
   Core& core_;
   std::size_t injected_ = 0;
 };
