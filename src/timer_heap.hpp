@@ -1,5 +1,5 @@
 // The timer engine behind EventOps' timers: all of a manager's timers in one
-// d-ary min-heap of deadlines, so that one kernel timer can serve them all.
+// 8-ary min-heap of deadlines, so that one kernel timer can serve them all.
 // Internal; not installed.
 //
 // What the API (Timers, v4) asks of it, and where each answer lives:
@@ -25,10 +25,10 @@
 //     shifts at most two entries (the first of a region to its end).
 //  f) 64 bytes per timer: a 48-byte node plus its 16-byte entry. The entry
 //     holds the deadline next to the slot index, so comparisons stay inside
-//     the array (one cache line holds all four children of a 4-ary node); only
+//     the array (the eight children of a node are 128 contiguous bytes); only
 //     equal deadlines look at the nodes' sequence numbers.
 //
-// Why a 4-ary heap and not a binary one or a timing wheel: measured in
+// Why 8-ary and not binary, 4-ary or a timing wheel: measured in
 // bench/timer_heap_bench.cpp; see docs/DESIGN.md ("Timers").
 #pragma once
 
@@ -43,7 +43,7 @@
 namespace event_manager::detail {
 
 /// The heap's arity, chosen by bench/timer_heap_bench.cpp.
-inline constexpr unsigned timer_heap_arity = 4;
+inline constexpr unsigned timer_heap_arity = 8;
 
 /// a + b, clamped to the int64 range instead of overflowing: a deadline that
 /// would overflow saturates (API: "deadlines that would overflow saturate").
