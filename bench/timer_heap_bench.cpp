@@ -72,7 +72,7 @@ void million(benchmark::State& state, bool shuffled) {
   for (auto _ : state) {
     for (std::size_t i = 0; i < kTimers; ++i) {
       const auto timeout = static_cast<std::int64_t>(i / 1000 + 1) * kMillisecond;
-      heap.arm(ids[i], kOwner, base + timeout, 0);
+      (void)heap.arm(ids[i], kOwner, base + timeout, 0);
     }
     const std::uint64_t mark = heap.run_mark();
     while (auto expired = heap.pop_due(base + 2 * kSecond, mark)) {
@@ -106,7 +106,7 @@ void churn(benchmark::State& state) {
   std::int64_t now = 0;
   // Steady state: every connection armed once, at a random point of the last timeout.
   for (std::uint64_t id : ids) {
-    heap.arm(id, kOwner, now + static_cast<std::int64_t>(random() % kIdleTimeout), 0);
+    (void)heap.arm(id, kOwner, now + static_cast<std::int64_t>(random() % kIdleTimeout), 0);
   }
   for (auto _ : state) {
     now += 100;
@@ -124,12 +124,12 @@ void start_stop(benchmark::State& state) {
   const std::vector<std::uint64_t> ids = add_timers(heap, list, others + 1);
   XorShift random;
   for (std::size_t i = 1; i < ids.size(); ++i) {
-    heap.arm(ids[i], kOwner, static_cast<std::int64_t>(random() % kSecond), 0);
+    (void)heap.arm(ids[i], kOwner, static_cast<std::int64_t>(random() % kSecond), 0);
   }
   const std::uint64_t probe = ids[0];
   for (auto _ : state) {
-    heap.arm(probe, kOwner, static_cast<std::int64_t>(random() % kSecond), 0);
-    heap.disarm(probe, kOwner);
+    (void)heap.arm(probe, kOwner, static_cast<std::int64_t>(random() % kSecond), 0);
+    (void)heap.disarm(probe, kOwner);
   }
   benchmark::DoNotOptimize(heap.earliest());
   per_item(state, "time_per_arm_disarm", 1);

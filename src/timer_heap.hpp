@@ -92,27 +92,29 @@ class BasicTimerHeap {
   /// into `list` and returns its id (never 0, never issued before). Paused if
   /// `list` is. May throw std::bad_alloc, and then changes nothing; reserves
   /// everything later calls need, so no other call allocates.
-  std::uint64_t add(std::uint64_t owner, std::uint32_t data, TimerList& list);
+  [[nodiscard]] std::uint64_t add(std::uint64_t owner, std::uint32_t data, TimerList& list);
 
   /// Whether `id` is a live timer of `owner`. False for the null id, a removed
   /// timer and another owner's timer: the API's TimerNotRegistered.
-  bool contains(std::uint64_t id, std::uint64_t owner) const noexcept { return find(id, owner) != nullptr; }
+  [[nodiscard]] bool contains(std::uint64_t id, std::uint64_t owner) const noexcept {
+    return find(id, owner) != nullptr;
+  }
 
   /// Sets the next deadline and the period (0: one-shot; must not be
   /// negative) and takes a new arming sequence number. Returns false, changing
   /// nothing, unless contains(id, owner).
-  bool arm(std::uint64_t id, std::uint64_t owner, std::int64_t deadline, std::int64_t period) noexcept;
+  [[nodiscard]] bool arm(std::uint64_t id, std::uint64_t owner, std::int64_t deadline, std::int64_t period) noexcept;
   /// Stops the timer (a no-op when unarmed). False unless contains(id, owner).
-  bool disarm(std::uint64_t id, std::uint64_t owner) noexcept;
+  [[nodiscard]] bool disarm(std::uint64_t id, std::uint64_t owner) noexcept;
   /// Frees the timer and unlinks it from `list`, its owner's list. The id is
   /// never valid again. False unless contains(id, owner).
-  bool remove(std::uint64_t id, std::uint64_t owner, TimerList& list) noexcept;
+  [[nodiscard]] bool remove(std::uint64_t id, std::uint64_t owner, TimerList& list) noexcept;
   /// Frees every timer in `list`: O(their number * log n). `list` ends empty.
   void remove_all(TimerList& list) noexcept;
 
   /// The deadline as armed (a past one is not moved to now), or nullopt when
   /// unarmed or not contains(id, owner).
-  std::optional<std::int64_t> deadline(std::uint64_t id, std::uint64_t owner) const noexcept;
+  [[nodiscard]] std::optional<std::int64_t> deadline(std::uint64_t id, std::uint64_t owner) const noexcept;
 
   /// Takes the timers of `list` out of dispatch, keeping their deadlines; arm()
   /// still works on them. Pausing a paused list changes nothing.
@@ -124,7 +126,7 @@ class BasicTimerHeap {
   /// The earliest deadline of the armed timers that are not paused, or
   /// nullopt. Not const: it first returns the stash of the last pop_due() to
   /// the heap (note c), O(stash size * log n) once, paid for by the arms that filled it.
-  std::optional<std::int64_t> earliest() noexcept;
+  [[nodiscard]] std::optional<std::int64_t> earliest() noexcept;
 
   /// The mark of a run() that starts now: timers armed from here on have
   /// sequence numbers >= it. Take it once at the start of every run().
@@ -136,7 +138,7 @@ class BasicTimerHeap {
   /// it, a one-shot timer is disarmed and a periodic one moved to the first
   /// deadline + k*period (k >= 1) after `now`, saturating. A deadline of
   /// INT64_MAX (saturated) is never due. Marks must not decrease between calls.
-  std::optional<ExpiredTimer> pop_due(std::int64_t now, std::uint64_t mark) noexcept;
+  [[nodiscard]] std::optional<ExpiredTimer> pop_due(std::int64_t now, std::uint64_t mark) noexcept;
 
   /// Live timers (armed or not).
   std::size_t size() const noexcept { return live_; }
