@@ -19,8 +19,8 @@
 //  d) A paused subscriber's timers keep their deadlines but leave the heap
 //     (the "parked" region), so that neither earliest() nor pop_due() sees
 //     them; pause()/resume() cost O(that subscriber's timers * log n).
-//  e) No allocation after add(): the entries array always has one element per
-//     slot, and the heap, the stash and the parked timers share it as three
+//  e) No allocation after add(): the entries array always has at least one
+//     element per slot, and the heap, the stash and the parked timers share it as three
 //     adjacent regions [heap | stash | parked]; moving an entry between them
 //     shifts at most two entries (the first of a region to its end).
 //  f) 64 bytes per timer: a 48-byte node plus its 16-byte entry. The entry
@@ -144,8 +144,9 @@ class BasicTimerHeap {
   std::size_t size() const noexcept { return live_; }
   /// Armed timers: in the heap, the stash or parked.
   std::size_t armed() const noexcept { return std::size_t{heap_size_} + stash_size_ + parked_size_; }
-  /// Bytes of timer state (spare vector capacity not counted): at most
-  /// bytes_per_slot per slot ever used, free ones included.
+  /// Bytes of timer state (spare vector capacity not counted): bytes_per_slot
+  /// per slot ever used, free ones included (plus one spare entry after an
+  /// add() that failed).
   std::size_t state_bytes() const noexcept { return nodes_.size() * sizeof(Node) + entries_.size() * sizeof(Entry); }
 
  private:
