@@ -324,7 +324,7 @@ Result<void> Core::add(SubscriberId owner, Events events) {
   entry.registered = bits;
   entry.interest = slot->paused ? 0 : interest_of(bits);
   entry.kernel = kernel;
-  entry.one_shot_dropped = false;
+  entry.rearm_one_shot = false;
   entry.owner = owner.value();
   entry.target = slot->target;
   entry.prev_fd = -1;
@@ -343,9 +343,11 @@ Result<void> Core::modify(SubscriberId owner, Events events) {
   const std::uint32_t bits = events.event_set().bits();
   if ((bits & ~EventSet::all().bits()) != 0) return invalid_argument();  // EventSet::timer
   if (slot->paused) {
-    // Recorded only: resume() gives the kernel the mask (and returns its errors).
+    // Recorded only: resume() gives the kernel the mask (and returns its errors),
+    // re-arming a one-shot one as this call would have.
     entry.registered = bits;
     entry.data = events.data();
+    if ((bits & EPOLLONESHOT) != 0) entry.rearm_one_shot = true;
     return {};
   }
   // Muting an exclusive registration deletes it (note i).
@@ -375,7 +377,7 @@ Result<void> Core::set_kernel(int fd, FdEntry& entry, std::uint32_t mask) noexce
   }
   if (!done) return done;
   entry.kernel = mask;
-  entry.one_shot_dropped = false;  // re-armed, or deleted
+  entry.rearm_one_shot = false;  // re-armed, or deleted
   return {};
 }
 
@@ -459,7 +461,7 @@ Result<void> Core::resume(SubscriberId id) noexcept {
     // Re-arm what the pause quieted, what modify() changed meanwhile, and a
     // one-shot whose event was dropped; MOD and ADD re-check readiness, so an
     // fd that became ready while paused is reported, edge-triggered too.
-    if (entry.kernel == entry.registered && !entry.one_shot_dropped) continue;
+    if (entry.kernel == entry.registered && !entry.rearm_one_shot) continue;
     if (auto armed = set_kernel(fd, entry, entry.registered); !armed && first_error) first_error = armed;
   }
   return first_error;
@@ -579,7 +581,7 @@ void Core::dropped(std::uint64_t key) noexcept {
   FdEntry& entry = table_[fd];
   // A current one-shot registration's event: the kernel disarmed it, process() never saw it.
   if (entry.key == key && entry.owner != 0 && (entry.registered & EPOLLONESHOT) != 0) {
-    entry.one_shot_dropped = true;
+    entry.rearm_one_shot = true;
   }
 }
 

@@ -70,9 +70,10 @@ struct FdEntry {
   // A registration of this number may have been left in the kernel (a DEL that
   // found the fd closed or replaced): its generation must never be issued again.
   bool maybe_leftover = false;
-  // A one-shot event of this registration was dropped (paused, or abandoned by
-  // an exception): the kernel disarmed it although process() never saw it.
-  bool one_shot_dropped = false;
+  // resume() must re-arm this one-shot registration: its event was dropped
+  // (paused, or abandoned by an exception), so the kernel disarmed it although
+  // process() never saw it; or modify() re-armed it while it was paused.
+  bool rearm_one_shot = false;
 };
 
 /// The owner of the table entries of the manager's own fds (the wake-up
