@@ -55,6 +55,7 @@
 #include <utility>
 
 #include "sys.hpp"
+#include "timers.hpp"
 
 namespace event_manager::detail {
 namespace {
@@ -172,6 +173,7 @@ Core::~Core() {
     }
     slots_[i] = Slot{};
   }
+  if (timers_) sys::close_fd(timers_->fd);
   sys::close_fd(wake_fd_);
   sys::close_fd(epoll_fd_);
 }
@@ -218,6 +220,7 @@ void* Core::erase_subscriber(SubscriberId id) noexcept {
     free_entry(fd, !held || sys::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, 0, 0).has_value());
     fd = next;
   }
+  remove_timers(*slot);
   // Its queued injections stay in the queue until a run() drops them (their
   // owner no longer matches); they stop counting now.
   if (!slot->paused) deliverable_injections_ -= slot->injections;
@@ -432,6 +435,7 @@ Result<void> Core::pause(SubscriberId id) noexcept {
   if (slot->paused) return {};
   slot->paused = true;
   deliverable_injections_ -= slot->injections;
+  pause_timers(*slot);
   for (int fd = slot->first_fd; fd >= 0; fd = table_[static_cast<std::size_t>(fd)].next_fd) {
     FdEntry& entry = table_[static_cast<std::size_t>(fd)];
     entry.interest = 0;  // its events, pending ones of this batch included, are dropped
@@ -445,6 +449,7 @@ Result<void> Core::resume(SubscriberId id) noexcept {
   if (slot == nullptr) return fail(Error::InvalidId);
   if (!slot->paused) return {};
   slot->paused = false;
+  resume_timers(*slot);
   if (slot->injections != 0 && (deliverable_injections_ += slot->injections) == slot->injections && !running_) {
     signal();
   }
@@ -579,6 +584,10 @@ void Core::dropped(std::uint64_t key) noexcept {
   const auto fd = static_cast<std::uint32_t>(key);
   if (fd >= table_.size()) return;
   FdEntry& entry = table_[fd];
+  if (timer_key_ != 0 && key == timer_key_) {
+    timer_event_ = true;  // a timer is due: run() delivers it after the batch
+    return;
+  }
   // A current one-shot registration's event: the kernel disarmed it, process() never saw it.
   if (entry.key == key && entry.owner != 0 && (entry.registered & EPOLLONESHOT) != 0) {
     entry.rearm_one_shot = true;

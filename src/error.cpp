@@ -18,6 +18,7 @@ class Category final : public std::error_category {
       case Error::WouldDeadlock: return "call_blocking() from the thread inside run() would deadlock";
       case Error::FdNotRegistered: return "this subscriber has not registered the fd";
       case Error::Reentrant: return "not allowed from a callback of the same event manager";
+      case Error::TimerNotRegistered: return "this subscriber has no timer with this id";
     }
     return "unknown event_manager error " + std::to_string(code);
   }

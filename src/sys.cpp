@@ -1,5 +1,6 @@
 #include "sys.hpp"
 
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,6 +24,23 @@ Result<int> epoll_pwait2(int epoll_fd, ::epoll_event* events, int capacity, cons
   const long n = ::syscall(SYS_epoll_pwait2, epoll_fd, events, capacity, timeout, nullptr, 0);
   if (n >= 0) return static_cast<int>(n);
   if (errno == EINTR) return 0;
+  return failure();
+}
+
+Result<int> timerfd_create(clockid_t clock, int flags) noexcept {
+  const int fd = ::timerfd_create(clock, flags);
+  if (fd >= 0) return fd;
+  return failure();
+}
+
+Result<void> timerfd_settime(int fd, int flags, const ::itimerspec& spec) noexcept {
+  if (::timerfd_settime(fd, flags, &spec, nullptr) == 0) return {};
+  return failure();
+}
+
+Result<int> dup_cloexec(int fd, int lowest) noexcept {
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, lowest);
+  if (copy >= 0) return copy;
   return failure();
 }
 

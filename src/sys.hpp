@@ -7,6 +7,7 @@
 #pragma once
 
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
 
 #include <cerrno>
@@ -31,6 +32,11 @@ Result<int> epoll_wait(int epoll_fd, ::epoll_event* events, int capacity, int ti
 /// The epoll_pwait2 system call (through syscall(): no glibc 2.35 needed);
 /// EINTR means zero events. `timeout` nullptr waits forever.
 Result<int> epoll_pwait2(int epoll_fd, ::epoll_event* events, int capacity, const ::timespec* timeout) noexcept;
+/// timerfd_create; timerfd_settime (neither fails with EINTR).
+Result<int> timerfd_create(clockid_t clock, int flags) noexcept;
+Result<void> timerfd_settime(int fd, int flags, const ::itimerspec& spec) noexcept;
+/// fcntl(F_DUPFD_CLOEXEC): a close-on-exec duplicate numbered `lowest` or above.
+Result<int> dup_cloexec(int fd, int lowest = 0) noexcept;
 /// epoll_ctl; it does not fail with EINTR.
 Result<void> epoll_ctl(int epoll_fd, int op, int fd, std::uint32_t events, std::uint64_t key) noexcept;
 

@@ -40,6 +40,8 @@
 #include <optional>
 #include <vector>
 
+#include "event_manager/detail/timer_list.hpp"
+
 namespace event_manager::detail {
 
 /// The heap's arity, chosen by bench/timer_heap_bench.cpp.
@@ -55,13 +57,8 @@ constexpr std::int64_t saturating_add(std::int64_t a, std::int64_t b) noexcept {
   return sum;
 }
 
-/// The head of one owner's timer list, kept by the caller (one per
-/// subscriber, like its first_fd). Pass the same one to every call for that
-/// owner; a default-constructed list is empty and not paused.
-struct TimerList {
-  std::uint32_t first = std::numeric_limits<std::uint32_t>::max();  // slot index, or none
-  bool paused = false;
-};
+// TimerList, the head of one owner's timer list kept by the caller (one per
+// subscriber, like its first_fd), is in event_manager/detail/timer_list.hpp.
 
 /// A timer handed out by pop_due(): already disarmed (one-shot) or moved to
 /// its next deadline (periodic), so the callback may re-arm, disarm or remove it.
@@ -115,6 +112,8 @@ class BasicTimerHeap {
   /// The deadline as armed (a past one is not moved to now), or nullopt when
   /// unarmed or not contains(id, owner).
   [[nodiscard]] std::optional<std::int64_t> deadline(std::uint64_t id, std::uint64_t owner) const noexcept;
+  /// Its period (0: one-shot, or not registered).
+  [[nodiscard]] std::int64_t period(std::uint64_t id, std::uint64_t owner) const noexcept;
 
   /// Takes the timers of `list` out of dispatch, keeping their deadlines; arm()
   /// still works on them. Pausing a paused list changes nothing.
@@ -382,6 +381,12 @@ std::optional<std::int64_t> BasicTimerHeap<Arity>::deadline(std::uint64_t id, st
   const Node* node = find(id, owner);
   if (node == nullptr || node->position == none) return std::nullopt;
   return entries_[node->position].deadline;
+}
+
+template <unsigned Arity>
+std::int64_t BasicTimerHeap<Arity>::period(std::uint64_t id, std::uint64_t owner) const noexcept {
+  const Node* node = find(id, owner);
+  return node == nullptr ? 0 : node->period;
 }
 
 template <unsigned Arity>

@@ -34,8 +34,9 @@ enum class Error {
   ChannelRecv,              ///< remote endpoint: the manager went away before running the request
   WouldDeadlock,            ///< call_blocking() from the thread that is inside run()
   FdNotRegistered,          ///< modify()/remove()/...: this subscriber has not registered the fd
-  Reentrant,                ///< run() from a callback of the same manager; or removing the
-                            ///< subscriber whose callback is running
+  Reentrant,                ///< run() from a callback of the same manager; or removing a
+                            ///< subscriber whose init() or process() is on the stack
+  TimerNotRegistered,       ///< the TimerId names no timer of this subscriber
 };
 
 /// The category of `Error`; its name() is "event_manager".

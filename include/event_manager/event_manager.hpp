@@ -17,3 +17,4 @@
 #include "event_manager/subscriber_id.hpp"
 #include "event_manager/subscriber_ops.hpp"
 #include "event_manager/timer_fd.hpp"
+#include "event_manager/timer_id.hpp"

@@ -21,10 +21,12 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 #include "event_manager/error.hpp"
 #include "event_manager/events.hpp"
 #include "event_manager/subscriber_id.hpp"
+#include "event_manager/timer_id.hpp"
 
 namespace event_manager {
 
@@ -71,6 +73,39 @@ class EventOps {
   /// hang_up or read_hang_up. Errors: InvalidId, FdNotRegistered, EINVAL.
   /// No allocation once warmed up (the queue keeps its capacity).
   [[nodiscard]] Result<void> inject(int fd, EventSet ready);
+
+  // --- Timers (v4) ---------------------------------------------------------
+  // A subscriber owns timers as it owns fds. Each expiry calls its process()
+  // with Events{fd -1, data, EventSet::timer} (is_timer()). One kernel timer
+  // (a timerfd in the manager's epoll set, opened by the first add_timer())
+  // serves all of a manager's timers; arming, disarming, removing and each
+  // expiry are O(log n) and allocate nothing. A due timer fires in the next
+  // run(), after that run's fd events and before its remote requests, in
+  // deadline order (ties in arming order), and never before its deadline.
+  // Every call checks, in order: the subscriber (InvalidId), the timer
+  // (TimerNotRegistered: another subscriber's, removed, or the null id), the
+  // arguments (EINVAL), then asks the kernel.
+
+  /// Creates an unarmed timer whose expiries carry `data`. May allocate (strong
+  /// guarantee); the first one opens the kernel timer (its errno on failure).
+  [[nodiscard]] Result<TimerId> add_timer(std::uint32_t data);
+  /// Arms `timer` to expire `first` from now, then every `period` (0: once).
+  /// Re-arming replaces both. `first <= 0` means due now: it fires in the next
+  /// run(), which does not block (unlike timerfd, zero never disarms). A
+  /// periodic timer's next deadline is the first of deadline + k * period
+  /// (k >= 1) in the future: missed periods are skipped. Errors: EINVAL for a
+  /// negative period; the timerfd_settime errno (then nothing changed).
+  /// Deadlines that would overflow saturate.
+  [[nodiscard]] Result<void> arm_timer(TimerId timer, TimerClock::duration first, TimerClock::duration period = {});
+  /// As arm_timer(), to an absolute deadline (a past one, time_point{} too, is due now).
+  [[nodiscard]] Result<void> arm_timer_at(TimerId timer, TimerClock::time_point deadline,
+                                          TimerClock::duration period = {});
+  /// Stops `timer` (it stays registered); cancels an expiry not yet delivered.
+  [[nodiscard]] Result<void> disarm_timer(TimerId timer);
+  /// Frees `timer`; its id is never issued again.
+  [[nodiscard]] Result<void> remove_timer(TimerId timer);
+  /// The next deadline as armed (a past one is not moved to now), or nullopt while disarmed.
+  [[nodiscard]] Result<std::optional<TimerClock::time_point>> timer_deadline(TimerId timer) const;
   SubscriberId subscriber_id() const noexcept { return id_; }
 
  private:

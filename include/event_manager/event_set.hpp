@@ -24,9 +24,7 @@ class EventSet {
   constexpr EventSet() noexcept = default;
 
   /// The set whose bits are `bits & all().bits()`: unknown bits are dropped.
-  static constexpr EventSet from_bits(std::uint32_t bits) noexcept {
-    return EventSet(bits & all_bits);
-  }
+  static constexpr EventSet from_bits(std::uint32_t bits) noexcept { return EventSet(bits & all_bits); }
   constexpr std::uint32_t bits() const noexcept { return bits_; }
   constexpr bool empty() const noexcept { return bits_ == 0; }
   /// True when this set has every bit of `other` (true for an empty `other`).
@@ -49,13 +47,12 @@ class EventSet {
   constexpr EventSet& operator-=(EventSet o) noexcept { return *this = *this - o; }
   friend constexpr bool operator==(EventSet, EventSet) noexcept = default;
 
-  static const EventSet in, out, priority, error, hang_up, read_hang_up, edge_triggered, one_shot,
-      wake_up, exclusive;
+  static const EventSet in, out, priority, error, hang_up, read_hang_up, edge_triggered, one_shot, wake_up, exclusive,
+      timer;
 
  private:
-  static constexpr std::uint32_t all_bits =
-      EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLET | EPOLLONESHOT |
-      EPOLLWAKEUP | EPOLLEXCLUSIVE;
+  static constexpr std::uint32_t all_bits = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLET |
+                                            EPOLLONESHOT | EPOLLWAKEUP | EPOLLEXCLUSIVE;
   constexpr explicit EventSet(std::uint32_t bits) noexcept : bits_(bits) {}
   std::uint32_t bits_ = 0;
 };
@@ -72,5 +69,8 @@ inline constexpr EventSet EventSet::edge_triggered = EventSet::from_bits(EPOLLET
 inline constexpr EventSet EventSet::one_shot = EventSet::from_bits(EPOLLONESHOT);
 inline constexpr EventSet EventSet::wake_up = EventSet::from_bits(EPOLLWAKEUP);
 inline constexpr EventSet EventSet::exclusive = EventSet::from_bits(EPOLLEXCLUSIVE);
+/// Not an epoll flag (bit 26, which epoll does not use) and not in all(): set
+/// only on timer expiries. add() and modify() refuse it (EINVAL).
+inline constexpr EventSet EventSet::timer = EventSet(std::uint32_t{1} << 26);
 
 }  // namespace event_manager

@@ -57,6 +57,9 @@ class Events {
   constexpr int fd() const noexcept { return fd_; }
   constexpr std::uint32_t data() const noexcept { return data_; }
   constexpr EventSet event_set() const noexcept { return events_; }
+  /// A timer expiry: event_set() contains EventSet::timer (and fd() is -1).
+  /// Check it before dispatching on data(): a timer's data may equal an fd's.
+  constexpr bool is_timer() const noexcept { return events_.contains(EventSet::timer); }
 
   /// events = event_set().bits(); data.u64 = (u64(data) << 32) | u32(fd).
   ::epoll_event to_epoll_event() const noexcept {

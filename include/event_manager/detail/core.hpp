@@ -29,6 +29,7 @@
 
 #include "event_manager/detail/channel.hpp"
 #include "event_manager/detail/task.hpp"
+#include "event_manager/detail/timer_list.hpp"
 #include "event_manager/error.hpp"
 #include "event_manager/event_ops.hpp"
 #include "event_manager/events.hpp"
@@ -132,6 +133,15 @@ class Core {
   /// (then nothing was queued).
   Result<void> inject(SubscriberId owner, int fd, EventSet ready);
 
+  // --- Timers (src/timers.cpp; deadlines in ns of CLOCK_MONOTONIC) ----------
+  Result<TimerId> add_timer(SubscriberId owner, std::uint32_t data);
+  /// Arms to base + offset (saturating) with `period` (EINVAL if negative).
+  Result<void> arm_timer(SubscriberId owner, TimerId timer, std::int64_t base, std::int64_t offset,
+                         std::int64_t period);
+  Result<void> disarm_timer(SubscriberId owner, TimerId timer);
+  Result<void> remove_timer(SubscriberId owner, TimerId timer);
+  Result<std::optional<TimerClock::time_point>> timer_deadline(SubscriberId owner, TimerId timer) const;
+
   // --- The loop ------------------------------------------------------------
   /// epoll_wait into the ready buffer: the number of events, 0 on EINTR, or
   /// the errno. Polls instead of blocking when something is pending (an owed
@@ -164,6 +174,11 @@ class Core {
   bool wake_owed() const noexcept { return wake_owed_; }
   int epoll_fd() const noexcept { return epoll_fd_; }
   const std::shared_ptr<Channel>& channel() const noexcept { return channel_; }
+
+  /// After the fd events of a batch: whether timers may be due (the timerfd
+  /// was reported, or one was due when last programmed), then delivers them.
+  bool timers_pending() const noexcept { return timer_event_ || timer_due_now_; }
+  std::size_t run_timers() { return dispatch_timers(); }
 
   // --- Callbacks on the stack (loop thread) ---------------------------------
   /// True while run(), an init() or a request of this manager is on the stack.
@@ -199,6 +214,7 @@ class Core {
     std::uint32_t injections = 0;  // queued injections of this subscriber
     std::uint32_t prev = no_slot;  // the order added (for_each_subscriber)
     std::uint32_t next = no_slot;
+    TimerList timers;  // its timers, linked by the timer heap
   };
   /// A queued inject(): valid while the fd keeps this generation and owner.
   struct Injection {
@@ -231,6 +247,28 @@ class Core {
   /// does, before it waits); returns how many it delivered. An exception from
   /// process() leaves the ones behind it queued.
   std::size_t deliver_injections();
+
+  // Timers (src/timers.cpp). The heap and the kernel timer are made by the
+  // first add_timer(): a manager without timers pays nothing for them.
+  struct Timers;
+  /// The timers, made on first use. May throw std::bad_alloc.
+  Timers* timers();
+  /// Opens the timerfd and registers it (level-triggered). Its errno; then nothing stays open.
+  Result<void> open_timer_fd() noexcept;
+  /// Delivers every timer due now and not armed during this run (`mark`), in
+  /// deadline order; returns how many. A throwing process() leaves the others due.
+  std::size_t dispatch_timers();
+  /// Gives the kernel timer the earliest deadline if it changed (a syscall
+  /// only then); a due-now one also makes the next wait poll and epoll_fd()
+  /// readable. The timerfd_settime errno.
+  Result<void> program_timer() noexcept;
+  /// After a change of deadlines outside run() (in a run, its end programs).
+  void timers_changed() noexcept;
+  void pause_timers(Slot& slot) noexcept;
+  void resume_timers(Slot& slot) noexcept;
+  void remove_timers(Slot& slot) noexcept;
+  /// Run start: timers armed from now on are not due in this run.
+  void mark_run() noexcept;
   /// Makes the wake-up owed and epoll_fd() readable: a later run() (or an
   /// enclosing loop watching epoll_fd()) then serves the requests.
   void owe_wake() noexcept;
@@ -258,6 +296,10 @@ class Core {
   std::uint32_t last_slot_ = no_slot;
   std::vector<Injection> injections_;       // in injection order
   std::size_t deliverable_injections_ = 0;  // queued ones whose subscriber is not paused
+  std::unique_ptr<Timers> timers_;          // null until the first add_timer()
+  std::uint64_t timer_key_ = 0;             // the kernel's epoll_data of the timerfd
+  bool timer_event_ = false;                // the timerfd was reported in this run's batch
+  bool timer_due_now_ = false;              // a timer was due when last programmed: poll, do not block
   bool pwait2_refused_ = false;             // epoll_pwait2 gave ENOSYS or EPERM: epoll_wait from now on
   bool running_ = false;                    // inside run(): its RunScope signals what is left pending
 
@@ -305,6 +347,8 @@ class RunScope {
  public:
   explicit RunScope(Core& core) : core_(core) {
     core.running_ = true;
+    if (core.timers_) [[unlikely]]
+      core.mark_run();
     if (!core.injections_.empty()) [[unlikely]] {
       try {
         injected_ = core.deliver_injections();
@@ -322,6 +366,8 @@ class RunScope {
  private:
   void end() noexcept {
     core_.running_ = false;
+    if (core_.timers_) [[unlikely]]
+      (void)core_.program_timer();  // a refusal leaves timer_due_now_ set: the next run() polls
     if (core_.deliverable_injections_ != 0) [[unlikely]]
       core_.signal();
   }

@@ -82,9 +82,12 @@ Result<std::size_t> EventManager<S>::run_once(Wait wait) {
     throw;
   }
   core.set_active(0);
+  std::size_t expired = 0;
+  if (core.timers_pending()) [[unlikely]]
+    expired = core.run_timers();
   if (woken) [[unlikely]]
     core.run_requests(static_cast<SubscriberOps<S>*>(this));
-  return static_cast<std::size_t>(count) + injected;
+  return static_cast<std::size_t>(count) + injected + expired;
 }
 
 template <SubscriberHandle S>
