@@ -552,16 +552,12 @@ void Core::injection_done(const Injection& injection) noexcept {
 }
 
 Result<int> Core::wait(int timeout_ms) noexcept {
-  // Something is owed now (requests left by a run() that threw, injections
-  // queued during this run): poll, do not block.
-  const bool pending = wake_owed_ || deliverable_injections_ != 0;
-  return sys::epoll_wait(epoll_fd_, ready_.get(), capacity_, pending ? 0 : timeout_ms);
+  return sys::epoll_wait(epoll_fd_, ready_.get(), capacity_, must_poll() ? 0 : timeout_ms);
 }
 
 Result<int> Core::wait(std::chrono::nanoseconds timeout) noexcept {
   using std::chrono::nanoseconds;
-  const bool pending = wake_owed_ || deliverable_injections_ != 0;
-  if (pending || timeout < nanoseconds::zero()) timeout = nanoseconds::zero();
+  if (must_poll() || timeout < nanoseconds::zero()) timeout = nanoseconds::zero();
   const bool forever = timeout == nanoseconds::max();
   if (!pwait2_refused_) {
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);

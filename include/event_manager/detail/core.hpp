@@ -239,6 +239,10 @@ class Core {
   Result<void> set_kernel(int fd, FdEntry& entry, std::uint32_t mask) noexcept;
   /// Quiets a registration for a pause: it may then wake run() at most once.
   void quiet(int fd, FdEntry& entry) noexcept;
+  /// Something is owed now, so the wait must poll instead of block: requests
+  /// left by a run() that threw, injections queued meanwhile (not held by a
+  /// pause), or a timer that was due when the kernel timer was programmed.
+  bool must_poll() const noexcept { return wake_owed_ || deliverable_injections_ != 0 || timer_due_now_; }
   /// Makes epoll_fd() readable (a new edge on the wake-up eventfd, note g).
   void signal() noexcept;
   /// An injection left the queue (delivered or dropped): its slot's count.
