@@ -33,65 +33,19 @@
 #include <event_manager/event_manager.hpp>
 
 #include "support/fd_checks.hpp"
+#include "support/loop_thread.hpp"
 #include "support/waits.hpp"
 
 namespace {
 
 using namespace event_manager;
 using namespace std::chrono_literals;
+using event_manager::test::await;
+using event_manager::test::eventually;
+using event_manager::test::LoopThread;
+using event_manager::test::Watchdog;
 
-// Generous, for sanitizer builds on a loaded machine; a passing test never
-// comes near it.
-constexpr std::chrono::milliseconds limit = 20s;
-
-// --- Bounding every wait -------------------------------------------------------
-
-/// Aborts the program unless destroyed within `limit`: a hang becomes a failure.
-class Watchdog {
- public:
-  explicit Watchdog(const char* what, std::chrono::milliseconds within = limit)
-      : thread_([this, what, within] {
-          std::unique_lock lock(mutex_);
-          if (!cv_.wait_for(lock, within, [this] { return done_; })) {
-            std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what,
-                         static_cast<long long>(within.count()));
-            std::abort();
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;  // last: starts after the members it uses
-};
-
-/// The value of `future`, or an abort if it is not ready within `limit`.
-template <class T>
-T await(std::future<T>& future, const char* what) {
-  return event_manager::test::await(future, what, limit);
-}
-
-/// Polls `condition` until it holds or `limit` passes.
-template <class Condition>
-bool eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+constexpr std::chrono::milliseconds limit = event_manager::test::kHangLimit;
 
 /// True once `fd` is readable (an epoll fd is readable when an event is ready).
 bool becomes_readable(int fd) {
@@ -103,47 +57,6 @@ template <class T>
 std::error_code error_of(const Result<T>& result) {
   return result ? std::error_code{} : result.error();
 }
-
-/// Drives `manager` on its own thread until stop() (or destruction).
-template <class S>
-class LoopThread {
- public:
-  explicit LoopThread(EventManager<S>& manager)
-      : manager_(manager), endpoint_(manager.remote_endpoint()), thread_([this] { loop(); }) {}
-  ~LoopThread() { stop(); }
-  LoopThread(const LoopThread&) = delete;
-  LoopThread& operator=(const LoopThread&) = delete;
-
-  std::thread::id id() const { return thread_.get_id(); }
-  std::size_t runs() const { return runs_.load(); }
-
-  void stop() {
-    if (!thread_.joinable()) return;
-    stop_ = true;
-    (void)endpoint_.kick();
-    Watchdog dog("joining the loop thread");
-    thread_.join();
-  }
-
- private:
-  void loop() {
-    while (!stop_.load()) {
-      try {
-        auto n = manager_.run_with_timeout(50);
-        EXPECT_TRUE(n.has_value()) << n.error().message();
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "run() threw: " << e.what();
-      }
-      ++runs_;
-    }
-  }
-
-  EventManager<S>& manager_;
-  RemoteEndpoint<S> endpoint_;
-  std::atomic<bool> stop_{false};
-  std::atomic<std::size_t> runs_{0};
-  std::thread thread_;  // last: starts after the members it uses
-};
 
 // --- Subscribers -----------------------------------------------------------------
 
