@@ -32,7 +32,6 @@
 
 #include <event_manager/event_manager.hpp>
 
-#include "support/fd_checks.hpp"
 #include "support/loop_thread.hpp"
 #include "support/waits.hpp"
 
@@ -104,7 +103,6 @@ using CounterOps = SubscriberOps<Counter>;
 // --- 1. call_blocking ---------------------------------------------------------------
 
 TEST(RemoteEndpoint, CallBlockingRunsOnTheLoopThreadInsideRunAndReturnsTheResult) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -127,7 +125,6 @@ TEST(RemoteEndpoint, CallBlockingRunsOnTheLoopThreadInsideRunAndReturnsTheResult
 }
 
 TEST(RemoteEndpoint, CallBlockingFlattensAResultReturnedByTheClosure) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -150,7 +147,6 @@ TEST(RemoteEndpoint, CallBlockingFlattensAResultReturnedByTheClosure) {
 }
 
 TEST(RemoteEndpoint, CallBlockingOfAVoidClosureGivesResultVoidAfterItRan) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -167,7 +163,6 @@ TEST(RemoteEndpoint, CallBlockingOfAVoidClosureGivesResultVoidAfterItRan) {
 }
 
 TEST(RemoteEndpoint, MoveOnlyClosuresWorkForCallBlockingAndFire) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -197,7 +192,6 @@ TEST(RemoteEndpoint, MoveOnlyClosuresWorkForCallBlockingAndFire) {
 }
 
 TEST(RemoteEndpoint, ExceptionOfACallBlockingClosureIsRethrownInTheCallerAndTheLoopCarriesOn) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);  // fails the test if run() lets the exception out
@@ -237,7 +231,6 @@ class SlowToDestroy {
 // its captures must be gone before the caller resumes, whether it ran or was
 // dropped with the manager.
 TEST(RemoteEndpoint, CallBlockingClosureIsDestroyedBeforeTheCallerResumes) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   {
@@ -264,7 +257,6 @@ TEST(RemoteEndpoint, CallBlockingClosureIsDestroyedBeforeTheCallerResumes) {
 // --- 2. fire ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, FireQueuesWithoutWaitingAndTheNextRunRunsIt) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::thread::id ran_on;
@@ -288,7 +280,6 @@ TEST(RemoteEndpoint, FireQueuesWithoutWaitingAndTheNextRunRunsIt) {
 }
 
 TEST(RemoteEndpoint, FireWorksFromOtherThreads) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -308,7 +299,6 @@ TEST(RemoteEndpoint, FireWorksFromOtherThreads) {
 }
 
 TEST(RemoteEndpoint, FireWorksInsideProcessOnTheLoopThread) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Hooked>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::vector<std::string> log;
@@ -330,7 +320,6 @@ TEST(RemoteEndpoint, FireWorksInsideProcessOnTheLoopThread) {
 }
 
 TEST(RemoteEndpoint, ExceptionOfAFiredClosureLeavesRunAndLaterRequestsRunInOrderByLaterRuns) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::vector<int> order;
@@ -358,7 +347,6 @@ TEST(RemoteEndpoint, ExceptionOfAFiredClosureLeavesRunAndLaterRequestsRunInOrder
 }
 
 TEST(RemoteEndpoint, CallBlockingQueuedBehindAThrowingFireStillGetsItsAnswer) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   ASSERT_TRUE(endpoint.fire([](CounterOps&) { throw std::runtime_error("fired"); }).has_value());
@@ -382,7 +370,6 @@ TEST(RemoteEndpoint, CallBlockingQueuedBehindAThrowingFireStillGetsItsAnswer) {
 // --- 3. kick ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, KickMakesABlockedRunReturn) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   (void)manager.add_subscriber(Counter{});  // an idle subscriber: nothing else will wake the loop
@@ -395,7 +382,6 @@ TEST(RemoteEndpoint, KickMakesABlockedRunReturn) {
 }
 
 TEST(RemoteEndpoint, KickWhileNobodyWaitsIsRememberedByTheNextRun) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   ASSERT_TRUE(endpoint.kick().has_value());
@@ -410,7 +396,6 @@ TEST(RemoteEndpoint, KickWhileNobodyWaitsIsRememberedByTheNextRun) {
 }
 
 TEST(RemoteEndpoint, StopFlagThenKickStopsALoopBlockedInRunWithoutARace) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   for (int round = 0; round < 200; ++round) {
@@ -431,7 +416,6 @@ TEST(RemoteEndpoint, StopFlagThenKickStopsALoopBlockedInRunWithoutARace) {
 // --- 4. Ordering -----------------------------------------------------------------------
 
 TEST(RemoteEndpoint, RequestsFromOneThreadRunInTheOrderTheyWereSent) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -470,7 +454,6 @@ TEST(RemoteEndpoint, RequestsFromOneThreadRunInTheOrderTheyWereSent) {
 // The event and the request that removes its subscriber are both ready before
 // run(): the event is dispatched first, whichever became ready first.
 TEST(RemoteEndpoint, RequestsRunAfterTheSubscriberEventsOfTheSameBatch) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   for (bool request_first : {false, true}) {
     SCOPED_TRACE(request_first ? "request sent before the event" : "event before the request");
     auto manager = EventManager<Hooked>::create().value();
@@ -501,7 +484,6 @@ TEST(RemoteEndpoint, RequestsRunAfterTheSubscriberEventsOfTheSameBatch) {
 // --- 5. WouldDeadlock ----------------------------------------------------------------
 
 TEST(RemoteEndpoint, CallBlockingInsideProcessReturnsWouldDeadlockAtOnce) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Hooked>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::optional<Result<int>> result;
@@ -527,7 +509,6 @@ TEST(RemoteEndpoint, CallBlockingInsideProcessReturnsWouldDeadlockAtOnce) {
 }
 
 TEST(RemoteEndpoint, CallBlockingInsideARequestReturnsWouldDeadlockAtOnce) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::optional<Result<int>> inside_fire;
@@ -574,7 +555,6 @@ struct Nest {
 };
 
 TEST(RemoteEndpoint, CallBlockingThroughANestedManagerReturnsWouldDeadlock) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto inner = EventManager<Hooked>::create().value();
   auto outer = EventManager<Nest>::create().value();
   auto outer_endpoint = outer.remote_endpoint();
@@ -613,7 +593,6 @@ TEST(RemoteEndpoint, CallBlockingThroughANestedManagerReturnsWouldDeadlock) {
 // --- 6. The manager goes away ---------------------------------------------------------
 
 TEST(RemoteEndpoint, EveryCallAfterTheManagerIsDestroyedReturnsChannelSend) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<RemoteEndpoint<Counter>> endpoint;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -638,7 +617,6 @@ TEST(RemoteEndpoint, EveryCallAfterTheManagerIsDestroyedReturnsChannelSend) {
 }
 
 TEST(RemoteEndpoint, CallBlockingWaitingWhenTheManagerIsDestroyedReturnsChannelRecv) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   Probe probe;
@@ -664,7 +642,6 @@ TEST(RemoteEndpoint, CallBlockingWaitingWhenTheManagerIsDestroyedReturnsChannelR
 }
 
 TEST(RemoteEndpoint, QueuedFireClosuresAreDestroyedWithoutRunningWhenTheManagerIsDestroyed) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   Probe probe;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -680,7 +657,6 @@ TEST(RemoteEndpoint, QueuedFireClosuresAreDestroyedWithoutRunningWhenTheManagerI
 }
 
 TEST(RemoteEndpoint, RequestsLeftBehindAThrowingFireAreDestroyedUnrunWithTheManager) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   Probe probe;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -699,7 +675,6 @@ TEST(RemoteEndpoint, RequestsLeftBehindAThrowingFireAreDestroyedUnrunWithTheMana
 // A call taken from the queue behind a request that throws waits in the
 // manager for a later run(); destroying the manager instead releases it.
 TEST(RemoteEndpoint, CallBlockingLeftBehindAThrowingFireGetsChannelRecvWhenTheManagerIsDestroyed) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   ASSERT_TRUE(endpoint.fire([](CounterOps&) { throw std::runtime_error("first"); }).has_value());
@@ -732,7 +707,6 @@ TEST(RemoteEndpoint, CallBlockingLeftBehindAThrowingFireGetsChannelRecvWhenTheMa
 }
 
 TEST(RemoteEndpoint, EndpointCopiesWorkFromManyThreadsAndOutliveTheManager) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   std::optional<LoopThread<Counter>> loop(std::in_place, *manager);
@@ -763,7 +737,6 @@ TEST(RemoteEndpoint, EndpointCopiesWorkFromManyThreadsAndOutliveTheManager) {
 }
 
 TEST(RemoteEndpoint, EndpointStaysConnectedWhenTheManagerIsMoveConstructed) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto first = EventManager<Counter>::create().value();
   auto endpoint = first.remote_endpoint();
   const SubscriberId id = first.add_subscriber(Counter{});
@@ -778,7 +751,6 @@ TEST(RemoteEndpoint, EndpointStaysConnectedWhenTheManagerIsMoveConstructed) {
 }
 
 TEST(RemoteEndpoint, MoveAssignmentKeepsTheSourceEndpointAndDisconnectsTheOverwrittenOne) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto source = EventManager<Counter>::create().value();
   auto target = EventManager<Counter>::create().value();
   auto source_endpoint = source.remote_endpoint();
@@ -858,7 +830,6 @@ static_assert(std::is_nothrow_copy_assignable_v<RemoteEndpoint<Counter>>);
 static_assert(std::is_nothrow_move_assignable_v<RemoteEndpoint<Counter>>);
 
 TEST(RemoteEndpoint, ClosuresReturningEventOpsDoNotCompile) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   // The static_asserts above are the test; this one checks that the positive
   // cases really run as their types say.
   auto manager = EventManager<Counter>::create().value();
@@ -881,7 +852,6 @@ TEST(RemoteEndpoint, ClosuresReturningEventOpsDoNotCompile) {
 // --- 8. Cost ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, AnIdleManagerHasNoReadyWakeUp) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   EXPECT_EQ(manager.run_with_timeout(0), Result<std::size_t>(0));
   auto endpoint = manager.remote_endpoint();
@@ -901,7 +871,6 @@ TEST(RemoteEndpoint, AnIdleManagerHasNoReadyWakeUp) {
 }
 
 TEST(RemoteEndpoint, ManyRequestsQueuedBeforeTheLoopWakesAreAllHandledByOneRun) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   constexpr int requests = 1000;
@@ -942,7 +911,6 @@ class CounterSubscriber final : public MutEventSubscriber {
 using Dynamic = std::unique_ptr<MutEventSubscriber>;
 
 TEST(RemoteEndpoint, RustEndpointScenarioManagerOnItsOwnThreadDrivenByCallBlockingFireAndKick) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Dynamic>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::atomic<std::uint64_t> run_count{0};
@@ -1048,7 +1016,6 @@ class Painter {
 };
 
 TEST(RemoteEndpoint, DesignDocumentMainExampleAddsASubscriberAndAnFdRemotely) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto extra = EventFd::create().value();  // outlives the manager, which runs on its thread
   auto manager = EventManager<Painter>::create().value();
   auto endpoint = manager.remote_endpoint();

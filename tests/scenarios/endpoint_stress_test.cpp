@@ -23,7 +23,6 @@
 
 #include <event_manager/event_manager.hpp>
 
-#include "support/fd_checks.hpp"
 #include "support/waits.hpp"
 
 namespace {
@@ -169,7 +168,6 @@ ThreadReport send_requests(RemoteEndpoint<Sub> endpoint, Stats& stats, unsigned 
 }
 
 TEST(EndpointStress, FourThreadsOfMixedRequestsBalanceExactly) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   constexpr int threads = 4;
   constexpr int operations = 2000;
 
@@ -285,7 +283,6 @@ struct Outcomes {
 // sending: every caller is released (answered, ChannelRecv or ChannelSend),
 // and every fired closure is destroyed exactly once, run or not.
 TEST(EndpointStress, DestroyingTheManagerUnderLoadReleasesEveryCallerAndClosure) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   constexpr int threads = 4;
   auto manager = EventManager<Sub>::create().value();
   auto endpoint = manager.remote_endpoint();
