@@ -32,66 +32,19 @@
 
 #include <event_manager/event_manager.hpp>
 
-#include "support/fd_checks.hpp"
+#include "support/loop_thread.hpp"
 #include "support/waits.hpp"
 
 namespace {
 
 using namespace event_manager;
 using namespace std::chrono_literals;
+using event_manager::test::await;
+using event_manager::test::eventually;
+using event_manager::test::LoopThread;
+using event_manager::test::Watchdog;
 
-// Generous, for sanitizer builds on a loaded machine; a passing test never
-// comes near it.
-constexpr std::chrono::milliseconds limit = 20s;
-
-// --- Bounding every wait -------------------------------------------------------
-
-/// Aborts the program unless destroyed within `limit`: a hang becomes a failure.
-class Watchdog {
- public:
-  explicit Watchdog(const char* what, std::chrono::milliseconds within = limit)
-      : thread_([this, what, within] {
-          std::unique_lock lock(mutex_);
-          if (!cv_.wait_for(lock, within, [this] { return done_; })) {
-            std::fprintf(stderr, "watchdog: '%s' did not finish within %lld ms\n", what,
-                         static_cast<long long>(within.count()));
-            std::abort();
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;  // last: starts after the members it uses
-};
-
-/// The value of `future`, or an abort if it is not ready within `limit`.
-template <class T>
-T await(std::future<T>& future, const char* what) {
-  return event_manager::test::await(future, what, limit);
-}
-
-/// Polls `condition` until it holds or `limit` passes.
-template <class Condition>
-bool eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+constexpr std::chrono::milliseconds limit = event_manager::test::kHangLimit;
 
 /// True once `fd` is readable (an epoll fd is readable when an event is ready).
 bool becomes_readable(int fd) {
@@ -103,47 +56,6 @@ template <class T>
 std::error_code error_of(const Result<T>& result) {
   return result ? std::error_code{} : result.error();
 }
-
-/// Drives `manager` on its own thread until stop() (or destruction).
-template <class S>
-class LoopThread {
- public:
-  explicit LoopThread(EventManager<S>& manager)
-      : manager_(manager), endpoint_(manager.remote_endpoint()), thread_([this] { loop(); }) {}
-  ~LoopThread() { stop(); }
-  LoopThread(const LoopThread&) = delete;
-  LoopThread& operator=(const LoopThread&) = delete;
-
-  std::thread::id id() const { return thread_.get_id(); }
-  std::size_t runs() const { return runs_.load(); }
-
-  void stop() {
-    if (!thread_.joinable()) return;
-    stop_ = true;
-    (void)endpoint_.kick();
-    Watchdog dog("joining the loop thread");
-    thread_.join();
-  }
-
- private:
-  void loop() {
-    while (!stop_.load()) {
-      try {
-        auto n = manager_.run_with_timeout(50);
-        EXPECT_TRUE(n.has_value()) << n.error().message();
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "run() threw: " << e.what();
-      }
-      ++runs_;
-    }
-  }
-
-  EventManager<S>& manager_;
-  RemoteEndpoint<S> endpoint_;
-  std::atomic<bool> stop_{false};
-  std::atomic<std::size_t> runs_{0};
-  std::thread thread_;  // last: starts after the members it uses
-};
 
 // --- Subscribers -----------------------------------------------------------------
 
@@ -191,7 +103,6 @@ using CounterOps = SubscriberOps<Counter>;
 // --- 1. call_blocking ---------------------------------------------------------------
 
 TEST(RemoteEndpoint, CallBlockingRunsOnTheLoopThreadInsideRunAndReturnsTheResult) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -214,7 +125,6 @@ TEST(RemoteEndpoint, CallBlockingRunsOnTheLoopThreadInsideRunAndReturnsTheResult
 }
 
 TEST(RemoteEndpoint, CallBlockingFlattensAResultReturnedByTheClosure) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -237,7 +147,6 @@ TEST(RemoteEndpoint, CallBlockingFlattensAResultReturnedByTheClosure) {
 }
 
 TEST(RemoteEndpoint, CallBlockingOfAVoidClosureGivesResultVoidAfterItRan) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -254,7 +163,6 @@ TEST(RemoteEndpoint, CallBlockingOfAVoidClosureGivesResultVoidAfterItRan) {
 }
 
 TEST(RemoteEndpoint, MoveOnlyClosuresWorkForCallBlockingAndFire) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -284,7 +192,6 @@ TEST(RemoteEndpoint, MoveOnlyClosuresWorkForCallBlockingAndFire) {
 }
 
 TEST(RemoteEndpoint, ExceptionOfACallBlockingClosureIsRethrownInTheCallerAndTheLoopCarriesOn) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);  // fails the test if run() lets the exception out
@@ -324,7 +231,6 @@ class SlowToDestroy {
 // its captures must be gone before the caller resumes, whether it ran or was
 // dropped with the manager.
 TEST(RemoteEndpoint, CallBlockingClosureIsDestroyedBeforeTheCallerResumes) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   {
@@ -351,7 +257,6 @@ TEST(RemoteEndpoint, CallBlockingClosureIsDestroyedBeforeTheCallerResumes) {
 // --- 2. fire ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, FireQueuesWithoutWaitingAndTheNextRunRunsIt) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::thread::id ran_on;
@@ -375,7 +280,6 @@ TEST(RemoteEndpoint, FireQueuesWithoutWaitingAndTheNextRunRunsIt) {
 }
 
 TEST(RemoteEndpoint, FireWorksFromOtherThreads) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -395,7 +299,6 @@ TEST(RemoteEndpoint, FireWorksFromOtherThreads) {
 }
 
 TEST(RemoteEndpoint, FireWorksInsideProcessOnTheLoopThread) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Hooked>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::vector<std::string> log;
@@ -417,7 +320,6 @@ TEST(RemoteEndpoint, FireWorksInsideProcessOnTheLoopThread) {
 }
 
 TEST(RemoteEndpoint, ExceptionOfAFiredClosureLeavesRunAndLaterRequestsRunInOrderByLaterRuns) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::vector<int> order;
@@ -445,7 +347,6 @@ TEST(RemoteEndpoint, ExceptionOfAFiredClosureLeavesRunAndLaterRequestsRunInOrder
 }
 
 TEST(RemoteEndpoint, CallBlockingQueuedBehindAThrowingFireStillGetsItsAnswer) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   ASSERT_TRUE(endpoint.fire([](CounterOps&) { throw std::runtime_error("fired"); }).has_value());
@@ -469,7 +370,6 @@ TEST(RemoteEndpoint, CallBlockingQueuedBehindAThrowingFireStillGetsItsAnswer) {
 // --- 3. kick ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, KickMakesABlockedRunReturn) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   (void)manager.add_subscriber(Counter{});  // an idle subscriber: nothing else will wake the loop
@@ -482,7 +382,6 @@ TEST(RemoteEndpoint, KickMakesABlockedRunReturn) {
 }
 
 TEST(RemoteEndpoint, KickWhileNobodyWaitsIsRememberedByTheNextRun) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   ASSERT_TRUE(endpoint.kick().has_value());
@@ -497,7 +396,6 @@ TEST(RemoteEndpoint, KickWhileNobodyWaitsIsRememberedByTheNextRun) {
 }
 
 TEST(RemoteEndpoint, StopFlagThenKickStopsALoopBlockedInRunWithoutARace) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   for (int round = 0; round < 200; ++round) {
@@ -518,7 +416,6 @@ TEST(RemoteEndpoint, StopFlagThenKickStopsALoopBlockedInRunWithoutARace) {
 // --- 4. Ordering -----------------------------------------------------------------------
 
 TEST(RemoteEndpoint, RequestsFromOneThreadRunInTheOrderTheyWereSent) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   LoopThread loop(manager);
@@ -557,7 +454,6 @@ TEST(RemoteEndpoint, RequestsFromOneThreadRunInTheOrderTheyWereSent) {
 // The event and the request that removes its subscriber are both ready before
 // run(): the event is dispatched first, whichever became ready first.
 TEST(RemoteEndpoint, RequestsRunAfterTheSubscriberEventsOfTheSameBatch) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   for (bool request_first : {false, true}) {
     SCOPED_TRACE(request_first ? "request sent before the event" : "event before the request");
     auto manager = EventManager<Hooked>::create().value();
@@ -588,7 +484,6 @@ TEST(RemoteEndpoint, RequestsRunAfterTheSubscriberEventsOfTheSameBatch) {
 // --- 5. WouldDeadlock ----------------------------------------------------------------
 
 TEST(RemoteEndpoint, CallBlockingInsideProcessReturnsWouldDeadlockAtOnce) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Hooked>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::optional<Result<int>> result;
@@ -614,7 +509,6 @@ TEST(RemoteEndpoint, CallBlockingInsideProcessReturnsWouldDeadlockAtOnce) {
 }
 
 TEST(RemoteEndpoint, CallBlockingInsideARequestReturnsWouldDeadlockAtOnce) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::optional<Result<int>> inside_fire;
@@ -661,7 +555,6 @@ struct Nest {
 };
 
 TEST(RemoteEndpoint, CallBlockingThroughANestedManagerReturnsWouldDeadlock) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto inner = EventManager<Hooked>::create().value();
   auto outer = EventManager<Nest>::create().value();
   auto outer_endpoint = outer.remote_endpoint();
@@ -700,7 +593,6 @@ TEST(RemoteEndpoint, CallBlockingThroughANestedManagerReturnsWouldDeadlock) {
 // --- 6. The manager goes away ---------------------------------------------------------
 
 TEST(RemoteEndpoint, EveryCallAfterTheManagerIsDestroyedReturnsChannelSend) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<RemoteEndpoint<Counter>> endpoint;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -725,7 +617,6 @@ TEST(RemoteEndpoint, EveryCallAfterTheManagerIsDestroyedReturnsChannelSend) {
 }
 
 TEST(RemoteEndpoint, CallBlockingWaitingWhenTheManagerIsDestroyedReturnsChannelRecv) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   Probe probe;
@@ -751,7 +642,6 @@ TEST(RemoteEndpoint, CallBlockingWaitingWhenTheManagerIsDestroyedReturnsChannelR
 }
 
 TEST(RemoteEndpoint, QueuedFireClosuresAreDestroyedWithoutRunningWhenTheManagerIsDestroyed) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   Probe probe;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -767,7 +657,6 @@ TEST(RemoteEndpoint, QueuedFireClosuresAreDestroyedWithoutRunningWhenTheManagerI
 }
 
 TEST(RemoteEndpoint, RequestsLeftBehindAThrowingFireAreDestroyedUnrunWithTheManager) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   Probe probe;
   {
     auto manager = EventManager<Counter>::create().value();
@@ -786,7 +675,6 @@ TEST(RemoteEndpoint, RequestsLeftBehindAThrowingFireAreDestroyedUnrunWithTheMana
 // A call taken from the queue behind a request that throws waits in the
 // manager for a later run(); destroying the manager instead releases it.
 TEST(RemoteEndpoint, CallBlockingLeftBehindAThrowingFireGetsChannelRecvWhenTheManagerIsDestroyed) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   ASSERT_TRUE(endpoint.fire([](CounterOps&) { throw std::runtime_error("first"); }).has_value());
@@ -819,7 +707,6 @@ TEST(RemoteEndpoint, CallBlockingLeftBehindAThrowingFireGetsChannelRecvWhenTheMa
 }
 
 TEST(RemoteEndpoint, EndpointCopiesWorkFromManyThreadsAndOutliveTheManager) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
   auto endpoint = manager->remote_endpoint();
   std::optional<LoopThread<Counter>> loop(std::in_place, *manager);
@@ -850,7 +737,6 @@ TEST(RemoteEndpoint, EndpointCopiesWorkFromManyThreadsAndOutliveTheManager) {
 }
 
 TEST(RemoteEndpoint, EndpointStaysConnectedWhenTheManagerIsMoveConstructed) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto first = EventManager<Counter>::create().value();
   auto endpoint = first.remote_endpoint();
   const SubscriberId id = first.add_subscriber(Counter{});
@@ -865,7 +751,6 @@ TEST(RemoteEndpoint, EndpointStaysConnectedWhenTheManagerIsMoveConstructed) {
 }
 
 TEST(RemoteEndpoint, MoveAssignmentKeepsTheSourceEndpointAndDisconnectsTheOverwrittenOne) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto source = EventManager<Counter>::create().value();
   auto target = EventManager<Counter>::create().value();
   auto source_endpoint = source.remote_endpoint();
@@ -945,7 +830,6 @@ static_assert(std::is_nothrow_copy_assignable_v<RemoteEndpoint<Counter>>);
 static_assert(std::is_nothrow_move_assignable_v<RemoteEndpoint<Counter>>);
 
 TEST(RemoteEndpoint, ClosuresReturningEventOpsDoNotCompile) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   // The static_asserts above are the test; this one checks that the positive
   // cases really run as their types say.
   auto manager = EventManager<Counter>::create().value();
@@ -968,7 +852,6 @@ TEST(RemoteEndpoint, ClosuresReturningEventOpsDoNotCompile) {
 // --- 8. Cost ---------------------------------------------------------------------------
 
 TEST(RemoteEndpoint, AnIdleManagerHasNoReadyWakeUp) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   EXPECT_EQ(manager.run_with_timeout(0), Result<std::size_t>(0));
   auto endpoint = manager.remote_endpoint();
@@ -988,7 +871,6 @@ TEST(RemoteEndpoint, AnIdleManagerHasNoReadyWakeUp) {
 }
 
 TEST(RemoteEndpoint, ManyRequestsQueuedBeforeTheLoopWakesAreAllHandledByOneRun) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Counter>::create().value();
   auto endpoint = manager.remote_endpoint();
   constexpr int requests = 1000;
@@ -1029,7 +911,6 @@ class CounterSubscriber final : public MutEventSubscriber {
 using Dynamic = std::unique_ptr<MutEventSubscriber>;
 
 TEST(RemoteEndpoint, RustEndpointScenarioManagerOnItsOwnThreadDrivenByCallBlockingFireAndKick) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto manager = EventManager<Dynamic>::create().value();
   auto endpoint = manager.remote_endpoint();
   std::atomic<std::uint64_t> run_count{0};
@@ -1135,7 +1016,6 @@ class Painter {
 };
 
 TEST(RemoteEndpoint, DesignDocumentMainExampleAddsASubscriberAndAnFdRemotely) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   auto extra = EventFd::create().value();  // outlives the manager, which runs on its thread
   auto manager = EventManager<Painter>::create().value();
   auto endpoint = manager.remote_endpoint();

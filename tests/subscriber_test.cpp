@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "support/subscribers.hpp"
+#include "support/threads.hpp"
+#include "support/waits.hpp"
 
 using namespace event_manager;
 using event_manager::test::AtomicCounter;
@@ -119,39 +121,57 @@ TEST(Synchronized, DispatchesStaticallyThroughSharedPtrOfSynchronized) {
   EXPECT_EQ(manager.subscriber_mut(id)->get(), device.get());
 }
 
+// Both tests below hold lock() on the test thread while another thread tries
+// to get the Synchronized's mutex, and let go only once the kernel shows that
+// thread asleep in futex, i.e. blocked in the mutex. With a broken lock the
+// other thread never blocks: it gets through, and the test sees it while it
+// still holds the lock. No sleep decides either outcome.
+
 TEST(Synchronized, LockExcludesOtherThreads) {
   Synchronized<Counter> s;
-  std::atomic<bool> acquired{false};
+  std::atomic<pid_t> other_tid{0};
+  std::atomic<bool> other_acquired{false};
+  std::atomic<bool> released{false};
   std::thread other;
   {
     auto guard = s.lock();
     other = std::thread([&] {
+      other_tid = test::current_thread_id();
       auto g = s.lock();
-      acquired.store(true);
+      other_acquired = true;
+      EXPECT_TRUE(released.load()) << "got the lock while another thread held it";
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    EXPECT_FALSE(acquired.load()) << "another thread got the lock while it was held";
+    EXPECT_TRUE(test::eventually([&] { return other_tid.load() != 0; }));
+    const bool blocked = test::wait_until_blocked_in_futex(other_tid.load(), [&] { return other_acquired.load(); });
+    EXPECT_FALSE(other_acquired.load()) << "another thread got the lock while it was held";
+    EXPECT_TRUE(blocked) << "the other thread was never seen waiting for the lock";
+    released = true;
   }
   other.join();
-  EXPECT_TRUE(acquired.load());
+  EXPECT_TRUE(other_acquired.load());
 }
 
 TEST(Synchronized, ProcessWaitsForTheLockHeldByAnotherThread) {
   auto manager = EventManager<std::shared_ptr<EventSubscriber>>::create().value();
   auto device = std::make_shared<Synchronized<Counter>>();
   (void)manager.add_subscriber(device);
-  std::atomic<bool> released{false};
-  std::atomic<bool> locked{false};
-  std::thread holder([&] {
-    auto g = device->lock();
-    g->trigger();
-    locked.store(true);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    released.store(true);
-  });
-  while (!locked.load()) std::this_thread::yield();
-  EXPECT_EQ(manager.run_with_timeout(kWaitMs).value(), 1u);
-  EXPECT_TRUE(released.load()) << "process() ran while another thread held lock()";
-  holder.join();
+  std::atomic<pid_t> loop_tid{0};
+  std::atomic<bool> run_returned{false};
+  std::thread loop;
+  {
+    auto guard = device->lock();
+    guard->trigger();  // ready before run() starts: run() goes straight to process()
+    loop = std::thread([&] {
+      loop_tid = test::current_thread_id();
+      EXPECT_EQ(manager.run_with_timeout(kWaitMs).value(), 1u);
+      run_returned = true;
+    });
+    EXPECT_TRUE(test::eventually([&] { return loop_tid.load() != 0; }));
+    const bool blocked = test::wait_until_blocked_in_futex(loop_tid.load(), [&] { return run_returned.load(); });
+    EXPECT_FALSE(run_returned.load()) << "run() returned while another thread held lock()";
+    EXPECT_EQ(guard->count(), 0u) << "process() ran while another thread held lock()";
+    EXPECT_TRUE(blocked) << "process() was never seen waiting for the lock";
+  }
+  loop.join();
   EXPECT_EQ(device->lock()->count(), 1u);
 }

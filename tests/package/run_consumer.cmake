@@ -1,7 +1,8 @@
 # run_consumer.cmake — driver for the packaging tests (cmake -P), one step per MODE:
 #   install           install BUILD_DIR into a fresh PREFIX (cmake --install)
 #   find_package      configure, build and run find_package/ against PREFIX
-#   pkg_config        compile consumer.cpp with `pkg-config --cflags --libs event_manager` from PREFIX, run it
+#   pkg_config        compile consumer.cpp with `pkg-config --cflags --libs event_manager` from PREFIX (which
+#                     must not set -std) and the standard its cxx_standard variable names, run it
 #   add_subdirectory  configure, build and run add_subdirectory/ on SOURCE_DIR
 #   readme            compile the README's usage example against LIBRARY (this build tree), run it
 # The consumers are built with the same compiler, generator and flags as the
@@ -48,13 +49,25 @@ elseif(MODE STREQUAL "pkg_config")
   endif()
   execute_process(COMMAND "${PKG_CONFIG}" --cflags --libs event_manager OUTPUT_VARIABLE pc_flags
                   OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+  # The consumer picks its C++ standard: a -std in the .pc file would come after
+  # the consumer's own and, the last one winning, downgrade a newer one.
+  if(pc_flags MATCHES "-std=")
+    message(FATAL_ERROR "pkg-config --cflags --libs event_manager sets the C++ standard: '${pc_flags}'")
+  endif()
+  execute_process(COMMAND "${PKG_CONFIG}" --variable=cxx_standard event_manager OUTPUT_VARIABLE cxx_standard
+                  OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+  if(NOT cxx_standard STREQUAL "c++23")
+    message(FATAL_ERROR "pkg-config --variable=cxx_standard event_manager gives '${cxx_standard}', expected c++23")
+  endif()
   separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
   separate_arguments(extra_flags UNIX_COMMAND "${CXX_FLAGS} ${LINKER_FLAGS}")
   file(REMOVE_RECURSE "${WORK_DIR}")
   file(MAKE_DIRECTORY "${WORK_DIR}")
-  # The shell equivalent: c++ consumer.cpp $(pkg-config --cflags --libs event_manager) -o consumer
-  run("${CXX_COMPILER}" ${extra_flags} -Wall -Wextra -Werror "${SOURCE_DIR}/tests/package/consumer.cpp" ${pc_flags}
-      -o "${WORK_DIR}/consumer")
+  # The shell equivalent:
+  #   c++ -std=$(pkg-config --variable=cxx_standard event_manager) consumer.cpp \
+  #       $(pkg-config --cflags --libs event_manager) -o consumer
+  run("${CXX_COMPILER}" ${extra_flags} "-std=${cxx_standard}" -Wall -Wextra -Werror
+      "${SOURCE_DIR}/tests/package/consumer.cpp" ${pc_flags} -o "${WORK_DIR}/consumer")
   run("${WORK_DIR}/consumer")
 elseif(MODE STREQUAL "add_subdirectory")
   build_and_run_cmake_consumer("${SOURCE_DIR}/tests/package/add_subdirectory" "-DEVENT_MANAGER_SOURCE_DIR=${SOURCE_DIR}")

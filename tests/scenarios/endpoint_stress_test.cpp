@@ -23,7 +23,6 @@
 
 #include <event_manager/event_manager.hpp>
 
-#include "support/fd_checks.hpp"
 #include "support/waits.hpp"
 
 namespace {
@@ -31,13 +30,10 @@ namespace {
 using namespace event_manager;
 using namespace std::chrono_literals;
 
-constexpr std::chrono::seconds limit = 60s;  // a bound on a hang, not a target: a run takes a few seconds under TSan
+using event_manager::test::await;
+using event_manager::test::eventually;
 
-/// The value of `future`, or an abort if it is not ready within `limit`.
-template <class T>
-T await(std::future<T>& future, const char* what) {
-  return event_manager::test::await(future, what, limit);
-}
+constexpr std::chrono::seconds limit = 60s;  // a bound on a hang, not a target: a run takes a few seconds under TSan
 
 /// Loop-thread bookkeeping; read by the test only through call_blocking().
 struct Stats {
@@ -172,7 +168,6 @@ ThreadReport send_requests(RemoteEndpoint<Sub> endpoint, Stats& stats, unsigned 
 }
 
 TEST(EndpointStress, FourThreadsOfMixedRequestsBalanceExactly) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   constexpr int threads = 4;
   constexpr int operations = 2000;
 
@@ -197,7 +192,7 @@ TEST(EndpointStress, FourThreadsOfMixedRequestsBalanceExactly) {
                                  static_cast<unsigned>(t + 1), operations));
   }
   std::vector<ThreadReport> reports;
-  for (auto& sender : senders) reports.push_back(await(sender, "sender thread"));
+  for (auto& sender : senders) reports.push_back(await(sender, "sender thread", limit));
 
   ThreadReport total;
   for (const ThreadReport& r : reports) {
@@ -234,7 +229,7 @@ TEST(EndpointStress, FourThreadsOfMixedRequestsBalanceExactly) {
   });
   stop = true;
   ASSERT_TRUE(endpoint.kick().has_value());
-  EXPECT_EQ(await(loop, "loop thread"), "");
+  EXPECT_EQ(await(loop, "loop thread", limit), "");
   ASSERT_TRUE(end_state.has_value());
   const Stats& s = end_state->stats;
 
@@ -288,7 +283,6 @@ struct Outcomes {
 // sending: every caller is released (answered, ChannelRecv or ChannelSend),
 // and every fired closure is destroyed exactly once, run or not.
 TEST(EndpointStress, DestroyingTheManagerUnderLoadReleasesEveryCallerAndClosure) {
-  const event_manager::test::NoFdLeak no_fd_leak;
   constexpr int threads = 4;
   auto manager = EventManager<Sub>::create().value();
   auto endpoint = manager.remote_endpoint();
@@ -333,15 +327,14 @@ TEST(EndpointStress, DestroyingTheManagerUnderLoadReleasesEveryCallerAndClosure)
   }
 
   // Let the load build up, then stop (and so destroy) the manager.
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (answered_total.load() < 2000 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  (void)eventually([&] { return answered_total.load() >= 2000; }, limit);  // a slow machine stops with less
   stop = true;
   ASSERT_TRUE(endpoint.kick().has_value());
-  EXPECT_EQ(await(loop, "loop thread"), "");
+  EXPECT_EQ(await(loop, "loop thread", limit), "");
 
   Outcomes total;
   for (auto& sender : senders) {
-    const Outcomes o = await(sender, "sender released by the manager's destruction");
+    const Outcomes o = await(sender, "sender released by the manager's destruction", limit);
     EXPECT_EQ(o.other, 0u);
     EXPECT_EQ(o.channel_send, 1u);
     total.answered += o.answered;

@@ -15,61 +15,19 @@
 #include <utility>
 #include <vector>
 
+#include "support/loop_thread.hpp"
 #include "support/subscribers.hpp"
+#include "support/waits.hpp"
 
 using namespace event_manager;
 using event_manager::test::Accumulator;
 using event_manager::test::AtomicAccumulator;
 using event_manager::test::AtomicCounter;
 using event_manager::test::Counter;
+using event_manager::test::eventually;
 using event_manager::test::kWaitMs;
+using event_manager::test::LoopThread;
 using event_manager::test::MutCounter;
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-/// Waits until `done()` holds, at most five seconds. Returns whether it held.
-bool eventually(const std::function<bool()>& done) {
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
-/// Drives a manager on its own thread with short, bounded waits until stopped.
-template <class S>
-class LoopThread {
- public:
-  explicit LoopThread(EventManager<S> manager) : manager_(std::move(manager)) {
-    thread_ = std::thread([this] {
-      while (!stop_.load()) {
-        auto n = manager_.run_with_timeout(10);
-        if (!n) {
-          failed_.store(true);
-          return;
-        }
-      }
-    });
-  }
-  /// Stops the loop and hands the manager back.
-  EventManager<S> join() {
-    stop_.store(true);
-    thread_.join();
-    EXPECT_FALSE(failed_.load()) << "run_with_timeout() failed on the loop thread";
-    return std::move(manager_);
-  }
-
- private:
-  EventManager<S> manager_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> failed_{false};
-  std::thread thread_;
-};
-
-}  // namespace
 
 TEST(MultiThreaded, SubscribersOwnedByValueByAManagerOnAnotherThread) {
   auto manager = EventManager<Counter>::create().value();
@@ -96,14 +54,14 @@ TEST(MultiThreaded, SharedSynchronizedSubscribersUsedThroughLock) {
     devices.push_back(std::make_shared<Synchronized<Accumulator>>());
     (void)manager.add_subscriber(devices.back());
   }
-  LoopThread loop(std::move(manager));
+  LoopThread loop(manager);
   std::uint64_t expected = 0;
   for (std::uint64_t round = 1; round <= 20; ++round) {
     expected += round;
     for (auto& d : devices) d->lock()->add(round);  // the loop thread may be inside process() meanwhile
     for (auto& d : devices) ASSERT_TRUE(eventually([&] { return d->lock()->total() == expected; }));
   }
-  manager = loop.join();
+  loop.stop();
   for (auto& d : devices) EXPECT_EQ(d->lock()->total(), expected);
   for (auto& d : devices) EXPECT_EQ(d.use_count(), 2);  // the manager still holds its share
 }
@@ -115,7 +73,7 @@ TEST(MultiThreaded, SharedSubscribersWithInteriorSynchronization) {
     devices.push_back(std::make_shared<AtomicAccumulator>());
     (void)manager.add_subscriber(devices.back());
   }
-  LoopThread loop(std::move(manager));
+  LoopThread loop(manager);
   // Several writers at once, one per device, each adding 1 a thousand times.
   std::vector<std::thread> writers;
   for (auto& d : devices) {
@@ -125,7 +83,7 @@ TEST(MultiThreaded, SharedSubscribersWithInteriorSynchronization) {
   }
   for (auto& w : writers) w.join();
   for (auto& d : devices) ASSERT_TRUE(eventually([&] { return d->total() == 1000; }));
-  manager = loop.join();
+  loop.stop();
   EXPECT_EQ(manager.run_with_timeout(0).value(), 0u);
   for (auto& d : devices) EXPECT_EQ(d->total(), 1000u);
 }
@@ -167,7 +125,7 @@ TEST(MultiThreaded, MixedTypesThroughTheSharedDynamicInterface) {
   (void)manager.add_subscriber(guarded_data);
   (void)manager.add_subscriber(atomic);
   (void)manager.add_subscriber(level);
-  LoopThread loop(std::move(manager));
+  LoopThread loop(manager);
 
   guarded->lock()->add(3);
   guarded_data->lock()->trigger(1);
@@ -179,7 +137,7 @@ TEST(MultiThreaded, MixedTypesThroughTheSharedDynamicInterface) {
   }));
   guarded_data->lock()->clear(1);
   level->clear();
-  manager = loop.join();
+  loop.stop();
   EXPECT_EQ(guarded_data->lock()->counts()[0], 0u);
   EXPECT_EQ(manager.run_with_timeout(0).value(), 0u);
 }

@@ -17,6 +17,8 @@
 
 #include <event_manager/event_manager.hpp>
 
+#include "support/waits.hpp"
+
 namespace event_manager {
 namespace {
 
@@ -138,11 +140,8 @@ TEST(Signals, HammeredLoopLosesNoEventAndNoRequest) {
 
   // Every write and request must be handled; wait (10 s at most) without
   // ending the loop, so that a lost wake-up shows as a missing count.
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (Clock::now() < deadline &&
-         (total->load() != written || served.load() != fired.load() + blocking_ok.load())) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  (void)test::eventually([&] { return total->load() == written && served.load() == fired.load() + blocking_ok.load(); },
+                         std::chrono::seconds(10));
   const std::uint64_t handled_at_deadline = total->load();
   const std::uint64_t served_at_deadline = served.load();
   stop = true;
@@ -177,12 +176,13 @@ TEST(Signals, InterruptedRunReturnsZero) {
     result = n ? static_cast<int>(*n) : -2;
     returned = true;
   });
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (!returned.load() && Clock::now() < deadline) {
-    ::pthread_kill(loop.native_handle(), SIGUSR1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  const bool interrupted = returned.load();
+  const bool interrupted = test::eventually(
+      [&] {
+        if (returned.load()) return true;
+        ::pthread_kill(loop.native_handle(), SIGUSR1);
+        return false;
+      },
+      std::chrono::seconds(10));
   if (!interrupted) (void)endpoint.kick();  // never hang: release run() before failing
   loop.join();
   ASSERT_TRUE(interrupted) << "run() was not interrupted by the signal";
