@@ -543,3 +543,24 @@ TEST_F(Pause, PauseAndResumeThroughRemoteEndpointRequests) {
   EXPECT_EQ(calls.load(), 1) << "the event written while paused was lost";
   ASSERT_TRUE(ops(id).remove(Events::empty(fd)).has_value());
 }
+
+// API.md: "a one-shot registration stays disarmed until modify() re-arms it"
+// and "modify() while paused records the new mask and data; the kernel sees
+// the mask at resume()". A one-shot fd whose event process() received is
+// re-armed by a modify() with the same mask made while paused: resume() must
+// give the kernel that mask (EPOLL_CTL_MOD re-arms).
+TEST_F(Pause, OneShotRearmedByModifyWhilePausedIsArmedAtResume) {
+  const SubscriberId id = add_recorder();
+  auto fd = EventFd::create(1).value();  // stays readable
+  const auto once = EventSet::in | EventSet::one_shot;
+  ASSERT_TRUE(ops(id).add(Events::with_data(fd, 1, once)).has_value());
+  EXPECT_EQ(run(), 1u);  // reaches process(): the kernel disarms it
+  EXPECT_EQ(run(0), 0u);
+  ASSERT_TRUE(manager.pause(id).has_value());
+  ASSERT_TRUE(ops(id).modify(Events::with_data(fd, 2, once)).has_value());  // re-arm, recorded for resume()
+  ASSERT_TRUE(manager.resume(id).has_value());
+  EXPECT_EQ(run(), 1u) << "the re-arm made by modify() while paused was lost";
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].events, Events::with_data(fd, 2, EventSet::in));
+  ASSERT_TRUE(ops(id).remove(Events::empty(fd)).has_value());
+}
