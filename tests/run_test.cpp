@@ -38,20 +38,23 @@ steady_clock::duration timed(F&& f) {
   return steady_clock::now() - start;
 }
 
-/// Kicks `endpoint` after `delay` from another thread: a safety net that ends
-/// a wait a bug would otherwise make endless.
+/// Kicks `endpoint` after `delay` from another thread, unless destroyed first:
+/// also a safety net that ends a wait a bug would otherwise make endless.
 class DelayedKick {
  public:
   DelayedKick(RemoteEndpoint<Lambda> endpoint, milliseconds delay)
-      : thread_([endpoint, delay] {
-          std::this_thread::sleep_for(delay);
-          (void)endpoint.kick();
+      : thread_([endpoint, delay, cancelled = cancel_.get_future()] {
+          if (cancelled.wait_for(delay) == std::future_status::timeout) (void)endpoint.kick();
         }) {}
-  ~DelayedKick() { thread_.join(); }
+  ~DelayedKick() {
+    cancel_.set_value();
+    thread_.join();
+  }
   DelayedKick(const DelayedKick&) = delete;
   DelayedKick& operator=(const DelayedKick&) = delete;
 
  private:
+  std::promise<void> cancel_;
   std::thread thread_;
 };
 
