@@ -301,3 +301,21 @@ TEST(ForEachSubscriber, VisitsSubscribersInTheOrderAddedConstToo) {
   EXPECT_EQ(manager.subscriber_count(), 0u);
   manager.for_each_subscriber([](SubscriberId, Counter&) { ADD_FAILURE() << "no subscriber left"; });
 }
+
+// API.md: run_for(d) and run_until(deadline) "run batches until the deadline
+// has passed (at least one poll)". The earliest deadlines have passed long
+// ago; computing the time left as `deadline - now()` overflows for them
+// (signed overflow, undefined; in practice a huge positive wait).
+TEST_F(Run, RunUntilTheEarliestTimePointAndRunForTheMostNegativeDurationPollOnce) {
+  auto took = timed([&] {
+    DelayedKick safety_net(manager.remote_endpoint(), milliseconds(kWaitMs));
+    EXPECT_TRUE(manager.run_until(TimerClock::time_point::min()).has_value());
+  });
+  EXPECT_LT(took, milliseconds(kWaitMs / 2)) << "run_until(time_point::min()) waited instead of polling";
+  took = timed([&] {
+    DelayedKick safety_net(manager.remote_endpoint(), milliseconds(kWaitMs));
+    EXPECT_TRUE(manager.run_for(TimerClock::duration::min()).has_value());
+  });
+  EXPECT_LT(took, milliseconds(kWaitMs / 2)) << "run_for(duration::min()) waited instead of polling";
+  (void)manager.run_with_timeout(0);  // a safety-net kick, if one fired
+}
