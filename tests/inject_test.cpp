@@ -323,3 +323,54 @@ TEST_F(Inject, NestedManagerIsRunForItsInjections) {
   ASSERT_TRUE(manager.event_ops(bridge_id)->remove(Events::empty(inner.epoll_fd())).has_value());
   ASSERT_TRUE(inner.event_ops(device_id)->remove(Events::empty(fd)).has_value());
 }
+
+// Order of checks (v4): every EventOps call checks its subscriber (InvalidId),
+// then the fd (FdAlreadyRegistered, FdNotRegistered), then its arguments
+// (EINVAL), then asks the kernel. (The timer calls and EventSet::timer arrive
+// with the timers issue; until then EINVAL for arguments is reachable only
+// through inject().)
+TEST(OrderOfChecks, SubscriberThenFdThenArgumentsThenKernel) {
+  NoFdLeak no_leak;
+  auto manager = EventManager<Lambda>::create().value();
+  const SubscriberId owner = manager.add_subscriber(Lambda{});
+  const SubscriberId gone = manager.add_subscriber(Lambda{});
+  EventOps ours = manager.event_ops(owner).value();
+  EventOps stale = manager.event_ops(gone).value();
+  ASSERT_TRUE(manager.remove_subscriber(gone).has_value());
+  auto fd = EventFd::create().value();
+  ASSERT_TRUE(ours.add(Events(fd, EventSet::in)).has_value());
+  const std::error_code einval = std::make_error_code(std::errc::invalid_argument);
+  const int closed = [] {
+    auto f = EventFd::create().value();
+    return f.fd();
+  }();  // a number no file has: the kernel would say EBADF
+
+  // 1. The subscriber, before anything about the fd or the arguments.
+  EXPECT_EQ(stale.add(Events(fd, EventSet::in)).error(), Error::InvalidId);  // fd taken
+  EXPECT_EQ(stale.add(Events(closed, EventSet::in)).error(), Error::InvalidId);
+  EXPECT_EQ(stale.modify(Events(closed, EventSet::in)).error(), Error::InvalidId);
+  EXPECT_EQ(stale.remove(Events::empty(closed)).error(), Error::InvalidId);
+  EXPECT_EQ(stale.registered(closed).error(), Error::InvalidId);
+  EXPECT_EQ(stale.inject(closed, EventSet{}).error(), Error::InvalidId);
+  EXPECT_EQ(stale.inject(fd.fd(), EventSet::edge_triggered).error(), Error::InvalidId);
+
+  // 2. The fd, before the arguments and the kernel.
+  const SubscriberId other = manager.add_subscriber(Lambda{});
+  EventOps theirs = manager.event_ops(other).value();
+  EXPECT_EQ(theirs.add(Events(fd, EventSet::in | EventSet::exclusive)).error(), Error::FdAlreadyRegistered);
+  EXPECT_EQ(theirs.modify(Events(fd, EventSet::in | EventSet::exclusive)).error(), Error::FdNotRegistered)
+      << "the kernel would refuse MOD with EPOLLEXCLUSIVE (EINVAL)";
+  EXPECT_EQ(ours.modify(Events(closed, EventSet::in)).error(), Error::FdNotRegistered) << "not EBADF";
+  EXPECT_EQ(ours.inject(closed, EventSet{}).error(), Error::FdNotRegistered);
+  EXPECT_EQ(theirs.inject(fd.fd(), EventSet::one_shot).error(), Error::FdNotRegistered);
+  EXPECT_EQ(ours.inject(-1, EventSet{}).error(), Error::FdNotRegistered);
+
+  // 3. The arguments.
+  EXPECT_EQ(ours.inject(fd.fd(), EventSet{}).error(), einval);
+
+  // 4. The kernel, last.
+  EXPECT_EQ(ours.modify(Events(fd, EventSet::in | EventSet::exclusive)).error(),
+            std::error_code(EINVAL, std::system_category()));
+  EXPECT_EQ(theirs.add(Events(closed, EventSet::in)).error(), std::error_code(EBADF, std::system_category()));
+  ASSERT_TRUE(ours.remove(Events::empty(fd)).has_value());
+}
