@@ -12,7 +12,8 @@
 
 namespace event_manager::fault {
 
-enum class Sys { epoll_create1, epoll_ctl, epoll_wait, eventfd, read, write, timerfd_create, fcntl };
+// epoll_pwait2: syscall(SYS_epoll_pwait2, ...); no other syscall() number is failed or counted.
+enum class Sys { epoll_create1, epoll_ctl, epoll_wait, eventfd, read, write, timerfd_create, fcntl, epoll_pwait2 };
 const char* name(Sys sys) noexcept;
 
 /// On this thread, makes the `nth` call (1-based) of `sys` from now fail with

@@ -18,6 +18,7 @@
 #include <memory>
 #include <set>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -29,6 +30,7 @@
 
 #include "fault_injection.hpp"
 #include "support/fd_checks.hpp"
+#include "support/subscribers.hpp"
 
 namespace event_manager {
 namespace {
@@ -62,9 +64,7 @@ std::string errno_name(int e) {
 /// Prints the number of failure points injected when the program ends.
 class CountReporter : public ::testing::Environment {
  public:
-  void TearDown() override {
-    std::printf("[fault] failure points injected: %zu\n", fault::total_injected());
-  }
+  void TearDown() override { std::printf("[fault] failure points injected: %zu\n", fault::total_injected()); }
 };
 [[maybe_unused]] const auto* const reporter = ::testing::AddGlobalTestEnvironment(new CountReporter);
 
@@ -186,8 +186,7 @@ int for_each_failure(Sys sys, const std::vector<int>& errors, Body body) {
   int points = 0;
   for (int error : errors) {
     for (int nth = 1;; ++nth) {
-      SCOPED_TRACE(std::string(fault::name(sys)) + " call " + std::to_string(nth) + " fails with " +
-                   errno_name(error));
+      SCOPED_TRACE(std::string(fault::name(sys)) + " call " + std::to_string(nth) + " fails with " + errno_name(error));
       bool fired = false;
       body(nth, error, fired);
       if (::testing::Test::HasFatalFailure() || !fired) break;
@@ -242,27 +241,27 @@ TEST_F(SyscallFailure, CreateReportsEveryFailureAndLeaksNothing) {
 // --- add() -----------------------------------------------------------------------
 
 TEST_F(SyscallFailure, AddLeavesNothingRegisteredAndNextAddWorks) {
-  const int points = for_each_failure(
-      Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ELOOP, ENOENT, EEXIST},
-      [&](int nth, int error, bool& fired) {
-        Rig rig;
-        const auto before = rig.snapshot();
-        auto ops = rig.ops(rig.a);
-        {
-          Injection inject(Sys::epoll_ctl, nth, error);
-          auto r = ops.add(Events::with_data(rig.fd(6), 66, EventSet::in));
-          fired = inject.fired();
-          if (!fired) return;
-          ASSERT_FALSE(r);
-          // An injected EEXIST makes the manager try to take a leftover
-          // registration over with MOD, which the kernel refuses (ENOENT).
-          EXPECT_EQ(r.error(), sys_error(error == EEXIST ? ENOENT : error));
-        }
-        EXPECT_EQ(rig.snapshot(), before);
-        rig.check_dispatch();
-        ASSERT_TRUE(ops.add(Events::with_data(rig.fd(6), 66, EventSet::in)));  // no orphaned entry
-        rig.check_dispatch();
-      });
+  const int points =
+      for_each_failure(Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ELOOP, ENOENT, EEXIST},
+                       [&](int nth, int error, bool& fired) {
+                         Rig rig;
+                         const auto before = rig.snapshot();
+                         auto ops = rig.ops(rig.a);
+                         {
+                           Injection inject(Sys::epoll_ctl, nth, error);
+                           auto r = ops.add(Events::with_data(rig.fd(6), 66, EventSet::in));
+                           fired = inject.fired();
+                           if (!fired) return;
+                           ASSERT_FALSE(r);
+                           // An injected EEXIST makes the manager try to take a leftover
+                           // registration over with MOD, which the kernel refuses (ENOENT).
+                           EXPECT_EQ(r.error(), sys_error(error == EEXIST ? ENOENT : error));
+                         }
+                         EXPECT_EQ(rig.snapshot(), before);
+                         rig.check_dispatch();
+                         ASSERT_TRUE(ops.add(Events::with_data(rig.fd(6), 66, EventSet::in)));  // no orphaned entry
+                         rig.check_dispatch();
+                       });
   EXPECT_EQ(points, 8);
 }
 
@@ -270,35 +269,35 @@ TEST_F(SyscallFailure, AddTakingOverALeftoverRegistrationFailsCleanly) {
   // fd 0 is closed behind the manager's back while a dup keeps the file
   // open, then removed: the kernel keeps (file, fd 0). Re-adding the same
   // file under the same number takes it over: ADD (EEXIST) then MOD.
-  int points = for_each_failure(
-      Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ENOENT}, [&](int nth, int error, bool& fired) {
-        Rig rig;
-        const int x = rig.fd(0);
-        auto dup = rig.fds[0].try_clone().value();
-        ASSERT_EQ(::close(x), 0);
-        auto ops = rig.ops(rig.a);
-        ASSERT_TRUE(ops.remove(Events::empty(x)));  // EBADF from the kernel: freed anyway
-        ASSERT_EQ(::dup2(dup.fd(), x), x);           // the same file under the same number
-        const auto before = rig.snapshot();
-        {
-          Injection inject(Sys::epoll_ctl, nth, error);
-          auto r = ops.add(Events::with_data(x, 7, EventSet::in));
-          fired = inject.fired();
-          if (!fired) {
-            ASSERT_TRUE(r);
-            return;
-          }
-          ASSERT_FALSE(r);
-          EXPECT_EQ(r.error(), sys_error(error));
-        }
-        EXPECT_EQ(rig.snapshot(), before);
-        // The leftover still reports (run returns) but is never dispatched.
-        rig.check_dispatch();
-        ASSERT_TRUE(ops.add(Events::with_data(x, 7, EventSet::in)));
-        rig.check_dispatch();
-        ASSERT_TRUE(ops.remove(Events::empty(x)));
-        // rig.fds[0] still owns number x and closes it.
-      });
+  int points = for_each_failure(Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ENOENT},
+                                [&](int nth, int error, bool& fired) {
+                                  Rig rig;
+                                  const int x = rig.fd(0);
+                                  auto dup = rig.fds[0].try_clone().value();
+                                  ASSERT_EQ(::close(x), 0);
+                                  auto ops = rig.ops(rig.a);
+                                  ASSERT_TRUE(ops.remove(Events::empty(x)));  // EBADF from the kernel: freed anyway
+                                  ASSERT_EQ(::dup2(dup.fd(), x), x);          // the same file under the same number
+                                  const auto before = rig.snapshot();
+                                  {
+                                    Injection inject(Sys::epoll_ctl, nth, error);
+                                    auto r = ops.add(Events::with_data(x, 7, EventSet::in));
+                                    fired = inject.fired();
+                                    if (!fired) {
+                                      ASSERT_TRUE(r);
+                                      return;
+                                    }
+                                    ASSERT_FALSE(r);
+                                    EXPECT_EQ(r.error(), sys_error(error));
+                                  }
+                                  EXPECT_EQ(rig.snapshot(), before);
+                                  // The leftover still reports (run returns) but is never dispatched.
+                                  rig.check_dispatch();
+                                  ASSERT_TRUE(ops.add(Events::with_data(x, 7, EventSet::in)));
+                                  rig.check_dispatch();
+                                  ASSERT_TRUE(ops.remove(Events::empty(x)));
+                                  // rig.fds[0] still owns number x and closes it.
+                                });
   EXPECT_EQ(points, 12);  // the ADD and the MOD, six errors each
 }
 
@@ -318,8 +317,8 @@ TEST_F(SyscallFailure, ModifyKeepsTheOldRegistrationInForce) {
   };
   for (const Change& change : changes) {
     SCOPED_TRACE(change.what);
-    const int points = for_each_failure(
-        Sys::epoll_ctl, {ENOMEM, EBADF, EINVAL, ENOENT, EPERM}, [&](int nth, int error, bool& fired) {
+    const int points =
+        for_each_failure(Sys::epoll_ctl, {ENOMEM, EBADF, EINVAL, ENOENT, EPERM}, [&](int nth, int error, bool& fired) {
           Rig rig;
           auto ops = rig.ops(rig.a);
           if (change.from != EventSet::in) {
@@ -356,25 +355,24 @@ TEST_F(SyscallFailure, ModifyKeepsTheOldRegistrationInForce) {
 // --- remove() --------------------------------------------------------------------
 
 TEST_F(SyscallFailure, RemoveKeepsTheRegistrationOnUnexpectedErrors) {
-  const int points =
-      for_each_failure(Sys::epoll_ctl, {ENOMEM, EINVAL, EPERM}, [&](int nth, int error, bool& fired) {
-        Rig rig;
-        auto ops = rig.ops(rig.a);
-        const auto before = rig.snapshot();
-        {
-          Injection inject(Sys::epoll_ctl, nth, error);
-          auto r = ops.remove(Events::empty(rig.fd(1)));
-          fired = inject.fired();
-          if (!fired) return;
-          ASSERT_FALSE(r);
-          EXPECT_EQ(r.error(), sys_error(error));
-        }
-        EXPECT_EQ(rig.snapshot(), before);  // still registered, still dispatched
-        rig.check_dispatch();
-        ASSERT_TRUE(ops.remove(Events::empty(rig.fd(1))));
-        EXPECT_EQ(ops.registered(rig.fd(1)).error(), make_error_code(Error::FdNotRegistered));
-        rig.check_dispatch();
-      });
+  const int points = for_each_failure(Sys::epoll_ctl, {ENOMEM, EINVAL, EPERM}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    auto ops = rig.ops(rig.a);
+    const auto before = rig.snapshot();
+    {
+      Injection inject(Sys::epoll_ctl, nth, error);
+      auto r = ops.remove(Events::empty(rig.fd(1)));
+      fired = inject.fired();
+      if (!fired) return;
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error(), sys_error(error));
+    }
+    EXPECT_EQ(rig.snapshot(), before);  // still registered, still dispatched
+    rig.check_dispatch();
+    ASSERT_TRUE(ops.remove(Events::empty(rig.fd(1))));
+    EXPECT_EQ(ops.registered(rig.fd(1)).error(), make_error_code(Error::FdNotRegistered));
+    rig.check_dispatch();
+  });
   EXPECT_EQ(points, 3);
 }
 
@@ -404,31 +402,30 @@ TEST_F(SyscallFailure, RemoveTreatsEbadfAndEnoentAsGone) {
 // --- remove_subscriber() ---------------------------------------------------------
 
 TEST_F(SyscallFailure, RemoveSubscriberSucceedsWhateverDelReturns) {
-  const int points =
-      for_each_failure(Sys::epoll_ctl, {EBADF, ENOENT, ENOMEM}, [&](int nth, int error, bool& fired) {
-        Rig rig;
-        const auto b_before = [&] {
-          auto s = rig.snapshot();
-          return std::vector<std::string>(s.begin() + 8, s.end());
-        }();
-        {
-          Injection inject(Sys::epoll_ctl, nth, error);
-          auto removed = rig.m.remove_subscriber(rig.a);
-          fired = inject.fired();
-          ASSERT_TRUE(removed);
-          EXPECT_EQ(removed->initial.size(), 4u);
-        }
-        EXPECT_EQ(rig.m.event_ops(rig.a).error(), make_error_code(Error::InvalidId));
-        EXPECT_EQ(rig.m.subscriber_mut(rig.a), nullptr);
-        const auto after = rig.snapshot();
-        EXPECT_EQ(std::vector<std::string>(after.begin() + 8, after.end()), b_before);
-        rig.check_dispatch();  // only b's fds, even where the kernel kept a's
-        auto ops_b = rig.ops(rig.b);
-        for (int i = 0; i < 4; ++i) {
-          ASSERT_TRUE(ops_b.add(Events::with_data(rig.fd(i), 40u + static_cast<std::uint32_t>(i), EventSet::in)));
-        }
-        rig.check_dispatch();
-      });
+  const int points = for_each_failure(Sys::epoll_ctl, {EBADF, ENOENT, ENOMEM}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    const auto b_before = [&] {
+      auto s = rig.snapshot();
+      return std::vector<std::string>(s.begin() + 8, s.end());
+    }();
+    {
+      Injection inject(Sys::epoll_ctl, nth, error);
+      auto removed = rig.m.remove_subscriber(rig.a);
+      fired = inject.fired();
+      ASSERT_TRUE(removed);
+      EXPECT_EQ(removed->initial.size(), 4u);
+    }
+    EXPECT_EQ(rig.m.event_ops(rig.a).error(), make_error_code(Error::InvalidId));
+    EXPECT_EQ(rig.m.subscriber_mut(rig.a), nullptr);
+    const auto after = rig.snapshot();
+    EXPECT_EQ(std::vector<std::string>(after.begin() + 8, after.end()), b_before);
+    rig.check_dispatch();  // only b's fds, even where the kernel kept a's
+    auto ops_b = rig.ops(rig.b);
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(ops_b.add(Events::with_data(rig.fd(i), 40u + static_cast<std::uint32_t>(i), EventSet::in)));
+    }
+    rig.check_dispatch();
+  });
   EXPECT_EQ(points, 3 * 4);  // one DEL per fd of a
 }
 
@@ -454,8 +451,8 @@ TEST_F(SyscallFailure, AddSubscriberRollsBackWhatInitAddedWhateverFails) {
   using ThrowerManager = EventManager<Thrower>;
   for (bool always_throw : {false, true}) {
     SCOPED_TRACE(always_throw ? "init throws after two adds (rollback DELs fail)" : "an add in init fails");
-    const int points = for_each_failure(
-        Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, ENOENT}, [&](int nth, int error, bool& fired) {
+    const int points =
+        for_each_failure(Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, ENOENT}, [&](int nth, int error, bool& fired) {
           std::vector<EventFd> fds;
           for (int i = 0; i < 3; ++i) fds.push_back(EventFd::create().value());
           auto log = std::make_shared<Log>();
@@ -490,8 +487,8 @@ TEST_F(SyscallFailure, AddSubscriberRollsBackWhatInitAddedWhateverFails) {
           ASSERT_TRUE(n);
           std::vector<Record> got = log->events;
           std::sort(got.begin(), got.end());
-          std::vector<Record> expected = {{fds[0].fd(), 77, EPOLLIN}, {fds[1].fd(), 77, EPOLLIN},
-                                          {fds[2].fd(), 77, EPOLLIN}};
+          std::vector<Record> expected = {
+              {fds[0].fd(), 77, EPOLLIN}, {fds[1].fd(), 77, EPOLLIN}, {fds[2].fd(), 77, EPOLLIN}};
           std::sort(expected.begin(), expected.end());
           EXPECT_EQ(got, expected);
           EXPECT_TRUE(m.remove_subscriber(again));
@@ -543,8 +540,8 @@ TEST_F(SyscallFailure, RunReportsWaitFailuresAndLosesNothing) {
 TEST_F(SyscallFailure, FireWhoseWakeUpWriteFailsIsNotQueued) {
   for (bool earlier_pending : {false, true}) {
     SCOPED_TRACE(earlier_pending ? "a request already queued" : "queue empty");
-    const int points = for_each_failure(
-        Sys::write, {EAGAIN, EBADF, EINVAL, EIO, ENOSPC, EINTR}, [&](int nth, int error, bool& fired) {
+    const int points =
+        for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO, ENOSPC, EINTR}, [&](int nth, int error, bool& fired) {
           Rig rig;
           auto endpoint = rig.m.remote_endpoint();
           std::vector<int> order;
@@ -613,59 +610,59 @@ TEST_F(SyscallFailure, KickWhoseWriteFailsReportsIt) {
 }
 
 TEST_F(SyscallFailure, CallBlockingWhoseWriteFailsReturnsAtOnce) {
-  const int points =
-      for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO}, [&](int nth, int error, bool& fired) {
-        Rig rig;
-        auto endpoint = rig.m.remote_endpoint();
-        std::atomic<int> ran{0};
-        // The plan is per thread: arm it on the calling thread.
-        auto caller = std::async(std::launch::async, [&] {
-          Injection inject(Sys::write, nth, error);
-          auto r = endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; });
-          return std::make_pair(inject.fired(), r);
-        });
-        // Serve the loop until the caller returns (10 s at most).
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (caller.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
-          ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
-          ASSERT_TRUE(rig.m.run_with_timeout(5));
-        }
-        auto [was_fired, r] = caller.get();
-        fired = was_fired;
-        if (!fired) {
-          ASSERT_TRUE(r);
-          return;
-        }
-        ASSERT_FALSE(r);
-        EXPECT_EQ(r.error(), sys_error(error));
-        ASSERT_TRUE(rig.m.run_with_timeout(0));
-        EXPECT_EQ(ran.load(), 0);
-        // The next call works.
-        auto next = std::async(std::launch::async, [&] { return endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; }); });
-        while (next.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
-          ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
-          ASSERT_TRUE(rig.m.run_with_timeout(5));
-        }
-        auto second = next.get();
-        ASSERT_TRUE(second);
-        EXPECT_EQ(*second, 1);
-        rig.check_dispatch();
-      });
+  const int points = for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    auto endpoint = rig.m.remote_endpoint();
+    std::atomic<int> ran{0};
+    // The plan is per thread: arm it on the calling thread.
+    auto caller = std::async(std::launch::async, [&] {
+      Injection inject(Sys::write, nth, error);
+      auto r = endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; });
+      return std::make_pair(inject.fired(), r);
+    });
+    // Serve the loop until the caller returns (10 s at most).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (caller.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
+      ASSERT_TRUE(rig.m.run_with_timeout(5));
+    }
+    auto [was_fired, r] = caller.get();
+    fired = was_fired;
+    if (!fired) {
+      ASSERT_TRUE(r);
+      return;
+    }
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), sys_error(error));
+    ASSERT_TRUE(rig.m.run_with_timeout(0));
+    EXPECT_EQ(ran.load(), 0);
+    // The next call works.
+    auto next = std::async(std::launch::async,
+                           [&] { return endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; }); });
+    while (next.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
+      ASSERT_TRUE(rig.m.run_with_timeout(5));
+    }
+    auto second = next.get();
+    ASSERT_TRUE(second);
+    EXPECT_EQ(*second, 1);
+    rig.check_dispatch();
+  });
   EXPECT_EQ(points, 4);
 }
 
 // --- EventFd and TimerFd -----------------------------------------------------------
 
 TEST_F(SyscallFailure, EventFdCreateLeaksNothing) {
-  int points = for_each_failure(Sys::eventfd, {EMFILE, ENFILE, ENOMEM, EINVAL, ENODEV},
-                                [&](int nth, int error, bool& fired) {
-                                  Injection inject(Sys::eventfd, nth, error);
-                                  auto fd = EventFd::create();
-                                  fired = inject.fired();
-                                  if (!fired) return;
-                                  ASSERT_FALSE(fd);
-                                  EXPECT_EQ(fd.error(), sys_error(error));
-                                });
+  int points =
+      for_each_failure(Sys::eventfd, {EMFILE, ENFILE, ENOMEM, EINVAL, ENODEV}, [&](int nth, int error, bool& fired) {
+        Injection inject(Sys::eventfd, nth, error);
+        auto fd = EventFd::create();
+        fired = inject.fired();
+        if (!fired) return;
+        ASSERT_FALSE(fd);
+        EXPECT_EQ(fd.error(), sys_error(error));
+      });
   // A start value above 32 bits is set by a write after eventfd().
   points += for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO}, [&](int nth, int error, bool& fired) {
     {
@@ -774,6 +771,281 @@ TEST_F(SyscallFailure, TimerFdCreateAndReadReportFailures) {
     EXPECT_GE(*expirations, 1u);
   });
   EXPECT_EQ(points, 5 + 3);
+}
+
+// --- v4: epoll_pwait2 and its fallback ------------------------------------------------
+
+/// How many calls of `sys` this thread makes in `f()` (a plan that never fires).
+template <class F>
+int count_calls(Sys sys, F&& f) {
+  fault::arm(sys, 1 << 30, EIO);
+  f();
+  const int seen = fault::calls_seen();
+  (void)fault::disarm();
+  return seen;
+}
+
+/// run_with_timeout(t) must succeed with nothing ready and take at least t.
+void expect_waits_at_least(Manager& m, std::chrono::nanoseconds t) {
+  const auto start = std::chrono::steady_clock::now();
+  auto n = m.run_with_timeout(t);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(*n, 0u);
+  EXPECT_GE(took, t) << "returned early for " << t.count() << " ns";
+}
+
+TEST_F(SyscallFailure, EpollPwait2RefusedWithEnosysOrEpermFallsBackForGoodRoundingUp) {
+  using std::chrono::microseconds;
+  using std::chrono::nanoseconds;
+  for (int error : {ENOSYS, EPERM}) {
+    SCOPED_TRACE(errno_name(error));
+    Rig rig;
+    EXPECT_EQ(count_calls(Sys::epoll_pwait2, [&] { (void)rig.m.run_with_timeout(nanoseconds(1)); }), 1)
+        << "a nanosecond wait uses epoll_pwait2";
+    {
+      Injection inject(Sys::epoll_pwait2, 1, error);
+      expect_waits_at_least(rig.m, microseconds(1500));  // refused, then epoll_wait(2 ms)
+      EXPECT_TRUE(inject.fired());
+    }
+    const int pwait2_calls = count_calls(Sys::epoll_pwait2, [&] {
+      expect_waits_at_least(rig.m, microseconds(1500));
+      expect_waits_at_least(rig.m, microseconds(200));  // 1 ms, not a poll
+      expect_waits_at_least(rig.m, nanoseconds(1));
+      ASSERT_TRUE(rig.fds[0].write(1));
+      auto n = rig.m.run_with_timeout(std::chrono::seconds(2));  // an event ends the wait
+      ASSERT_TRUE(n);
+      EXPECT_EQ(*n, 1u);
+      ASSERT_TRUE(rig.fds[0].read());
+      ASSERT_TRUE(rig.m.remote_endpoint().kick());
+      n = rig.m.run_with_timeout(nanoseconds::max());  // forever, ended by the kick
+      ASSERT_TRUE(n);
+      EXPECT_EQ(*n, 1u);
+    });
+    EXPECT_EQ(pwait2_calls, 0) << "epoll_pwait2 was called again after " << errno_name(error);
+    EXPECT_EQ(count_calls(Sys::epoll_wait, [&] { expect_waits_at_least(rig.m, microseconds(100)); }), 1);
+    rig.log->events.clear();
+    // For good, but only for that manager.
+    Rig other;
+    EXPECT_EQ(count_calls(Sys::epoll_pwait2, [&] { (void)other.m.run_with_timeout(nanoseconds(1)); }), 1);
+  }
+}
+
+TEST_F(SyscallFailure, EpollPwait2OtherErrorsAreReturnedWithoutFallingBack) {
+  using std::chrono::milliseconds;
+  using std::chrono::nanoseconds;
+  for (int error : {EINVAL, EBADF, EFAULT, ENOMEM}) {
+    SCOPED_TRACE(errno_name(error));
+    Rig rig;
+    ASSERT_TRUE(rig.fds[0].write(1));
+    {
+      Injection inject(Sys::epoll_pwait2, 1, error);
+      auto n = rig.m.run_with_timeout(milliseconds(1));
+      ASSERT_TRUE(inject.fired());
+      ASSERT_FALSE(n);
+      EXPECT_EQ(n.error(), sys_error(error));
+    }
+    EXPECT_TRUE(rig.log->events.empty());
+    EXPECT_EQ(count_calls(Sys::epoll_pwait2,
+                          [&] {
+                            auto n = rig.m.run_with_timeout(milliseconds(1));
+                            ASSERT_TRUE(n);
+                            EXPECT_EQ(*n, 1u) << "the event is still reported";
+                          }),
+              1)
+        << "fell back after " << errno_name(error);
+    ASSERT_TRUE(rig.fds[0].read());
+    rig.log->events.clear();
+    rig.check_dispatch();
+  }
+  // EINTR is zero events, not an error, and no reason to fall back either.
+  Rig rig;
+  {
+    Injection inject(Sys::epoll_pwait2, 1, EINTR);
+    auto n = rig.m.run_with_timeout(milliseconds(1));
+    ASSERT_TRUE(inject.fired());
+    ASSERT_TRUE(n);
+    EXPECT_EQ(*n, 0u);
+  }
+  EXPECT_EQ(count_calls(Sys::epoll_pwait2, [&] { (void)rig.m.run_with_timeout(nanoseconds(1)); }), 1);
+}
+
+TEST_F(SyscallFailure, RunForRunUntilAndRunStopReturnTheFirstErrorOfABatch) {
+  Rig rig;
+  {
+    Injection inject(Sys::epoll_pwait2, 1, EBADF);
+    auto r = rig.m.run_for(std::chrono::seconds(5));
+    ASSERT_TRUE(inject.fired());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), sys_error(EBADF));
+  }
+  {
+    Injection inject(Sys::epoll_pwait2, 1, EINVAL);
+    auto r = rig.m.run_until(TimerClock::now() + std::chrono::seconds(5));
+    ASSERT_TRUE(inject.fired());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), sys_error(EINVAL));
+  }
+  {
+    std::stop_source stop;
+    Injection inject(Sys::epoll_wait, 1, EBADF);
+    auto r = rig.m.run(stop.get_token());
+    ASSERT_TRUE(inject.fired());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), sys_error(EBADF));
+  }
+  rig.check_dispatch();
+}
+
+// --- v4: run(stop) makes no syscall for a stop requested on the loop thread ----------
+
+TEST_F(SyscallFailure, RunStopMakesNoSyscallForAStopAlreadyRequestedOrRequestedFromProcess) {
+  auto fd = EventFd::create(1).value();  // stays readable: every batch has its event
+  auto m = EventManager<test::Lambda>::create().value();
+  std::stop_source stop;
+  int calls = 0;
+  test::Lambda l;
+  l.on_init = [&](EventOps& ops) { ASSERT_TRUE(ops.add(Events(fd, EventSet::in))); };
+  l.on_process = [&](Events, EventOps&) {
+    if (++calls == 2) stop.request_stop();
+  };
+  const SubscriberId id = m.add_subscriber(std::move(l));
+  EXPECT_EQ(count_calls(Sys::write, [&] { ASSERT_TRUE(m.run(stop.get_token())); }), 0)
+      << "the stop from process() wrote the wake-up eventfd";
+  EXPECT_EQ(calls, 2);
+  for (Sys sys : {Sys::epoll_wait, Sys::epoll_pwait2, Sys::write}) {
+    EXPECT_EQ(count_calls(sys, [&] { ASSERT_TRUE(m.run(stop.get_token())); }), 0)
+        << fault::name(sys) << ": an already requested stop must return without a syscall";
+  }
+  EXPECT_EQ(calls, 2);
+  ASSERT_TRUE(m.remove_subscriber(id));
+}
+
+// --- v4: muting, pausing and resuming refused by the kernel ----------------------------
+
+TEST_F(SyscallFailure, MutingRefusedByTheKernelKeepsTheOldRegistration) {
+  const std::vector<int> errors = {ENOMEM, EBADF, ENOENT, EINVAL, EPERM};
+  struct Case {
+    const char* what;
+    EventSet before;  // fd 0's registration before the change (empty: muted)
+    EventSet after;
+  };
+  const Case cases[] = {
+      {"mute (MOD)", EventSet::in, EventSet{}},
+      {"unmute (MOD)", EventSet{}, EventSet::in},
+      {"mute exclusive (DEL)", EventSet::in | EventSet::exclusive, EventSet{}},
+      {"unmute exclusive (ADD)", EventSet{}, EventSet::in | EventSet::exclusive},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const int points = for_each_failure(Sys::epoll_ctl, errors, [&](int nth, int error, bool& fired) {
+      Rig rig;
+      auto ops = rig.ops(rig.a);
+      const bool exclusive = c.before.contains(EventSet::exclusive) || c.after.contains(EventSet::exclusive);
+      if (exclusive) {  // an exclusive registration is made by add(), not modify()
+        ASSERT_TRUE(ops.remove(Events::empty(rig.fd(0))));
+        ASSERT_TRUE(ops.add(Events::with_data(rig.fd(0), 100, EventSet::in | EventSet::exclusive)));
+      }
+      ASSERT_TRUE(ops.modify(Events::with_data(rig.fd(0), 100, c.before)));
+      const auto before = rig.snapshot();
+      {
+        Injection inject(Sys::epoll_ctl, nth, error);
+        auto r = ops.modify(Events::with_data(rig.fd(0), 100, c.after));
+        fired = inject.fired();
+        if (!fired) {
+          ASSERT_TRUE(r);
+          return;
+        }
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error(), sys_error(error));
+      }
+      EXPECT_EQ(rig.snapshot(), before) << "strong guarantee";
+      rig.check_dispatch();  // fd 0 dispatched exactly as before (not at all while muted)
+      ASSERT_TRUE(ops.modify(Events::with_data(rig.fd(0), 100, c.after)));
+      rig.check_dispatch();
+    });
+    EXPECT_EQ(points, static_cast<int>(errors.size()));
+  }
+}
+
+TEST_F(SyscallFailure, PauseSucceedsWhenQuietingIsRefused) {
+  const int points = for_each_failure(Sys::epoll_ctl, {EBADF, ENOMEM, ENOENT}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    const auto before = rig.snapshot();
+    {
+      Injection inject(Sys::epoll_ctl, nth, error);
+      auto r = rig.m.pause(rig.a);
+      fired = inject.fired();
+      ASSERT_TRUE(r) << "pause() fails only with InvalidId";
+    }
+    EXPECT_TRUE(rig.m.paused(rig.a).value());
+    EXPECT_EQ(rig.snapshot(), before);
+    for (const auto& f : rig.fds) ASSERT_TRUE(f.write(1));
+    ASSERT_TRUE(rig.m.run_with_timeout(0));
+    for (const Record& r : rig.log->events) EXPECT_GE(r.data, 104u) << "a paused subscriber got an event";
+    for (const auto& f : rig.fds) ASSERT_TRUE(f.read());
+    rig.log->events.clear();
+    ASSERT_TRUE(rig.m.resume(rig.a));
+    rig.check_dispatch();
+  });
+  EXPECT_EQ(points, 3 * 4);  // one MOD per fd of a
+}
+
+TEST_F(SyscallFailure, ResumeRefusedRearmReturnsTheErrorRearmsTheOthersAndResumes) {
+  const int points =
+      for_each_failure(Sys::epoll_ctl, {EBADF, ENOMEM, ENOSPC, ENOENT, EINVAL}, [&](int nth, int error, bool& fired) {
+        Rig rig;
+        const auto before = rig.snapshot();
+        ASSERT_TRUE(rig.m.pause(rig.a));
+        {
+          Injection inject(Sys::epoll_ctl, nth, error);
+          auto r = rig.m.resume(rig.a);
+          fired = inject.fired();
+          if (!fired) {
+            ASSERT_TRUE(r);
+            return;
+          }
+          ASSERT_FALSE(r);
+          EXPECT_EQ(r.error(), sys_error(error));
+        }
+        EXPECT_FALSE(rig.m.paused(rig.a).value()) << "resumed all the same";
+        EXPECT_EQ(rig.snapshot(), before) << "the refused fd stays registered";
+        for (const auto& f : rig.fds) ASSERT_TRUE(f.write(1));
+        ASSERT_TRUE(rig.m.run_with_timeout(0));
+        std::set<std::uint32_t> got;
+        for (const Record& r : rig.log->events) got.insert(r.data);
+        for (const auto& f : rig.fds) ASSERT_TRUE(f.read());
+        EXPECT_TRUE(got.contains(104) && got.contains(105)) << "the other subscriber lost events";
+        int a_fds = 0;
+        for (std::uint32_t d = 100; d < 104; ++d) a_fds += got.contains(d) ? 1 : 0;
+        EXPECT_GE(a_fds, 3) << "the fds whose re-arm was not refused must be re-armed";
+        rig.log->events.clear();
+        // modify() re-arms the refused one (its mask differs from what the kernel holds).
+        auto ops = rig.ops(rig.a);
+        for (int i = 0; i < 4; ++i) {
+          ASSERT_TRUE(ops.modify(Events::with_data(rig.fd(i), 100u + static_cast<std::uint32_t>(i), EventSet::in)));
+        }
+        rig.check_dispatch();
+      });
+  EXPECT_EQ(points, 5 * 4);  // one MOD per fd of a
+}
+
+// pause(), resume() (and remove_subscriber()) cost O(the subscriber's own fds):
+// at most one epoll_ctl per own fd each way, none for the other subscribers' fds.
+TEST_F(SyscallFailure, PauseAndResumeMakeAtMostOneEpollCtlPerOwnFd) {
+  Rig rig;
+  auto ops_b = rig.ops(rig.b);
+  ASSERT_TRUE(ops_b.add(Events::with_data(rig.fd(6), 106, EventSet::in | EventSet::edge_triggered)));
+  ASSERT_TRUE(ops_b.add(Events::with_data(rig.fd(7), 107, EventSet::in | EventSet::one_shot)));
+  EXPECT_EQ(count_calls(Sys::epoll_ctl, [&] { ASSERT_TRUE(rig.m.pause(rig.a)); }), 4);
+  EXPECT_EQ(count_calls(Sys::epoll_ctl, [&] { ASSERT_TRUE(rig.m.pause(rig.a)); }), 0) << "already paused";
+  EXPECT_EQ(count_calls(Sys::epoll_ctl, [&] { ASSERT_TRUE(rig.m.resume(rig.a)); }), 4);
+  EXPECT_EQ(count_calls(Sys::epoll_ctl, [&] { ASSERT_TRUE(rig.m.resume(rig.a)); }), 0) << "already running";
+  EXPECT_LE(count_calls(Sys::epoll_ctl, [&] { ASSERT_TRUE(rig.m.pause(rig.b)); }), 4);
+  EXPECT_LE(count_calls(Sys::epoll_ctl, [&] { ASSERT_TRUE(rig.m.resume(rig.b)); }), 4);
+  ASSERT_TRUE(ops_b.remove(Events::empty(rig.fd(6))));
+  ASSERT_TRUE(ops_b.remove(Events::empty(rig.fd(7))));
+  rig.check_dispatch();
 }
 
 }  // namespace

@@ -446,3 +446,40 @@ TEST(Allocation, RequestsAreNotLostWhenTakingThemThrowsBadAlloc) {
   EXPECT_GE(manager.run_with_timeout(1000).value(), 0u);
   EXPECT_EQ(ran, (std::vector<int>{1, 2})) << "queued requests were lost after the bad_alloc";
 }
+
+// v4: inject() allocates nothing once warmed up (the queue keeps its capacity),
+// and neither does the run() that delivers the injections.
+TEST(Allocation, InjectAndItsDeliveryAllocateNothingOnceWarmedUp) {
+  auto manager = EventManager<Lambda>::create().value();
+  std::vector<EventFd> fds;
+  for (int i = 0; i < 4; ++i) fds.push_back(EventFd::create().value());
+  std::size_t delivered = 0;
+  Lambda l;
+  l.on_init = [&](EventOps& ops) {
+    for (const auto& fd : fds) ASSERT_TRUE(ops.add(Events(fd, EventSet::in)).has_value());
+  };
+  l.on_process = [&](Events e, EventOps& ops) {
+    ++delivered;
+    // Every fourth delivery injects again from process() (queued for the next run).
+    if (delivered % 4 == 0) (void)ops.inject(e.fd(), EventSet::out);
+  };
+  const SubscriberId id = manager.add_subscriber(std::move(l));
+  EventOps ops = manager.event_ops(id).value();
+  auto round = [&] {
+    for (int k = 0; k < 2; ++k) {
+      for (const auto& fd : fds) (void)ops.inject(fd.fd(), EventSet::in);
+    }
+    (void)manager.run_with_timeout(kWaitMs);
+  };
+  for (int i = 0; i < 10; ++i) round();  // warm-up
+  long allocations = 0;
+  const std::size_t before = delivered;
+  {
+    CountAllocations c;
+    for (int i = 0; i < 1000; ++i) round();
+    allocations = c.count();
+  }
+  EXPECT_GE(delivered - before, 8000u);
+  EXPECT_EQ(allocations, 0) << "inject() or the run() delivering it allocated";
+  for (const auto& fd : fds) ASSERT_TRUE(ops.remove(Events::empty(fd)).has_value());
+}
