@@ -21,7 +21,6 @@
 using namespace event_manager;
 using event_manager::test::kWaitMs;
 using event_manager::test::Lambda;
-using event_manager::test::NoFdLeak;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
@@ -51,7 +50,6 @@ class Inject : public ::testing::Test {
   EventOps ops(SubscriberId id) { return manager.event_ops(id).value(); }
   std::size_t run(int timeout_ms = kWaitMs) { return manager.run_with_timeout(timeout_ms).value(); }
 
-  NoFdLeak no_leak;
   EventManager<Lambda> manager = EventManager<Lambda>::create().value();
   std::vector<Seen> seen;
 };
@@ -330,7 +328,6 @@ TEST_F(Inject, NestedManagerIsRunForItsInjections) {
 // with the timers issue; until then EINVAL for arguments is reachable only
 // through inject().)
 TEST(OrderOfChecks, SubscriberThenFdThenArgumentsThenKernel) {
-  NoFdLeak no_leak;
   auto manager = EventManager<Lambda>::create().value();
   const SubscriberId owner = manager.add_subscriber(Lambda{});
   const SubscriberId gone = manager.add_subscriber(Lambda{});

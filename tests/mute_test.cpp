@@ -20,7 +20,6 @@
 using namespace event_manager;
 using event_manager::test::kWaitMs;
 using event_manager::test::Lambda;
-using event_manager::test::NoFdLeak;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
@@ -83,7 +82,6 @@ class Muting : public ::testing::Test {
     return n;
   }
 
-  NoFdLeak no_leak;  // first: checked after the manager below is gone
   EventManager<Lambda> manager = EventManager<Lambda>::create().value();
   std::vector<Events> seen;
 };

@@ -31,7 +31,6 @@ using namespace event_manager;
 using event_manager::test::Counter;
 using event_manager::test::kWaitMs;
 using event_manager::test::Lambda;
-using event_manager::test::NoFdLeak;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
@@ -62,7 +61,6 @@ class Pause : public ::testing::Test {
   }
   bool is_paused(SubscriberId id) { return manager.paused(id).value(); }
 
-  NoFdLeak no_leak;
   EventManager<Lambda> manager = EventManager<Lambda>::create().value();
   std::vector<Seen> seen;
 };

@@ -22,7 +22,6 @@ using namespace event_manager;
 using event_manager::test::Counter;
 using event_manager::test::kWaitMs;
 using event_manager::test::Lambda;
-using event_manager::test::NoFdLeak;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
@@ -69,7 +68,6 @@ class Run : public ::testing::Test {
   }
   void remove(SubscriberId id) { ASSERT_TRUE(manager.remove_subscriber(id).has_value()); }
 
-  NoFdLeak no_leak;
   EventManager<Lambda> manager = EventManager<Lambda>::create().value();
 };
 
@@ -269,7 +267,6 @@ TEST_F(Run, EveryRunVariantIsReentrantFromProcessAndInit) {
 // --- for_each_subscriber() and subscriber_count() ------------------------------------
 
 TEST(ForEachSubscriber, VisitsSubscribersInTheOrderAddedConstToo) {
-  NoFdLeak no_leak;
   auto manager = EventManager<Counter>::create().value();
   EXPECT_EQ(manager.subscriber_count(), 0u);
   std::vector<SubscriberId> ids;

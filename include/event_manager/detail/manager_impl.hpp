@@ -105,7 +105,9 @@ Result<std::size_t> EventManager<S>::run_until(TimerClock::time_point deadline) 
   std::size_t total = 0;
   do {
     // At least one poll; a kick or an event ends only the batch.
-    const auto left = std::max(deadline - TimerClock::now(), TimerClock::duration::zero());
+    // Compared before subtracting: deadline - now overflows for time_point::min().
+    const TimerClock::time_point now = TimerClock::now();
+    const TimerClock::duration left = deadline <= now ? TimerClock::duration::zero() : deadline - now;
     const Result<std::size_t> ran = run_with_timeout(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
     if (!ran) return ran;
     total += *ran;
@@ -116,9 +118,12 @@ Result<std::size_t> EventManager<S>::run_until(TimerClock::time_point deadline) 
 template <SubscriberHandle S>
 Result<std::size_t> EventManager<S>::run_for(TimerClock::duration duration) {
   const TimerClock::time_point now = TimerClock::now();
-  // Saturate: run_for(duration::max()) runs (practically) forever instead of overflowing.
-  const TimerClock::time_point deadline =
-      duration > TimerClock::time_point::max() - now ? TimerClock::time_point::max() : now + duration;
+  // Saturate: run_for(duration::max()) runs (practically) forever, and a zero or
+  // negative duration (duration::min() too) polls once, instead of overflowing.
+  const TimerClock::time_point deadline = duration <= TimerClock::duration::zero() ? now
+                                          : duration > TimerClock::time_point::max() - now
+                                              ? TimerClock::time_point::max()
+                                              : now + duration;
   return run_until(deadline);
 }
 
