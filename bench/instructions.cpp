@@ -85,7 +85,9 @@ int churn_syscalls(long iterations) {
   using namespace bench::timers;
   XorShift random;
   EmTimers timers;
-  timers.arm_random(churn_connections, 0s, 10s, random);
+  // Absolute initial deadlines: the kernel timer updates during setup are then
+  // the same in the K and 2K runs, and cancel.
+  timers.arm_random_at(churn_connections, Clock::now(), 10s, random);
   em::EventOps ops = timers.ops();
   std::vector<std::int64_t> deadlines(churn_connections);
   auto deadline_of = [&](std::size_t i) {
@@ -205,7 +207,6 @@ const std::map<std::string, std::function<int(long)>>& scenarios() {
        [](long k) { return start_stop<timers::StartStop<timers::EmTimers>>(k, 10); }},
       {"timer_start_stop/event_manager/10000",
        [](long k) { return start_stop<timers::StartStop<timers::EmTimers>>(k, 10'000); }},
-      {"timer_start_stop/event_manager_at/10000", [](long k) { return start_stop<timers::StartStopAt>(k, 10'000); }},
       {"timer_start_stop/libev/10000",
        [](long k) { return start_stop<timers::StartStop<timers::LibevTimers>>(k, 10'000); }},
       {"timer_start_stop/libuv/10000",

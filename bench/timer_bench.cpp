@@ -8,7 +8,6 @@
 //  timer_churn/<lib>             one re-arm per iteration (event_manager_at: the
 //                                caller keeps "now" as the peers' loops do, see timers.hpp)
 //  timer_start_stop/<lib>/<n>    one arm + disarm per iteration, n others armed
-//                                (event_manager_at: arm_timer_at(), no clock read)
 //  timer_latency/<lib>           counters p50_ns, p99_ns, max_ns, early (callbacks
 //                                before the deadline) over 1,000 timers
 //  pause_resume/<event_manager|raw_epoll>/<fds>   one pause() + resume() per iteration
@@ -95,7 +94,6 @@ BENCHMARK(start_stop<StartStop<EmTimers>>)
     ->Arg(10)
     ->Arg(10'000)
     ->Arg(1'000'000);
-BENCHMARK(start_stop<StartStopAt>)->Name("timer_start_stop/event_manager_at")->Arg(10)->Arg(10'000)->Arg(1'000'000);
 BENCHMARK(start_stop<StartStop<LibevTimers>>)->Name("timer_start_stop/libev")->Arg(10)->Arg(10'000)->Arg(1'000'000);
 BENCHMARK(start_stop<StartStop<LibuvTimers>>)->Name("timer_start_stop/libuv")->Arg(10)->Arg(10'000)->Arg(1'000'000);
 BENCHMARK(start_stop<StartStop<TimerFdTimers>>)->Name("timer_start_stop/timerfd")->Arg(10)->Arg(10'000);  // fd limit

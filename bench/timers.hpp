@@ -17,7 +17,8 @@
 //              re-arms one (picked at random) to now + 10 s: libev's
 //              ev_timer_again pattern. Outside the loop's run.
 //  start_stop  arm + disarm of one timer at a random deadline within a 1 s
-//              window, with n others armed at random in the same window.
+//              window an hour ahead, with n others armed at random in the same
+//              window (event_manager: arm_timer_at(), see StartStop<EmTimers>).
 //  latency     1,000 timers armed at once, deadlines 1 ms apart; each callback
 //              records steady_clock now minus the deadline as the library
 //              computed it (libev: ev_timer::at; libuv: uv_timer_t::timeout,
@@ -128,6 +129,18 @@ class EmTimers {
       timers_.push_back(timer);
       must(ops.arm_timer(timer, base + Clock::duration(static_cast<Clock::rep>(random() % window.count()))),
            "arm_timer");
+    }
+  }
+  /// As arm_random(), to absolute deadlines in [base, base + window): the
+  /// deadlines (and so the kernel timer updates) do not depend on when each
+  /// arm happens.
+  void arm_random_at(std::size_t count, Clock::time_point base, Clock::duration window, XorShift& random) {
+    em::EventOps ops = this->ops();
+    for (std::size_t i = 0; i < count; ++i) {
+      const em::TimerId timer = must_value(ops.add_timer(static_cast<std::uint32_t>(i)), "add_timer");
+      timers_.push_back(timer);
+      must(ops.arm_timer_at(timer, base + Clock::duration(static_cast<Clock::rep>(random() % window.count()))),
+           "arm_timer_at");
     }
   }
   em::TimerId timer(std::size_t i) const { return timers_[i]; }
@@ -403,32 +416,15 @@ class Churn<TimerFdTimers> {
 template <class Timers>
 class StartStop;
 
+/// event_manager: deadlines through arm_timer_at() in a window fixed at
+/// construction, as libev's and libuv's stay in theirs (their loop time does not
+/// move while the loop does not run). With arm_timer() the probe's window would
+/// drift later with the clock and the probe would end up after all the others.
 template <>
 class StartStop<EmTimers> {
  public:
   explicit StartStop(std::size_t others) : ops_(timers_.ops()) {
-    timers_.arm_random(others + 1, 1h, 1s, random_);
-    probe_ = timers_.timer(others);
-    must(ops_.disarm_timer(probe_), "disarm_timer");
-  }
-  void arm_disarm() {
-    must(ops_.arm_timer(probe_, 1h + Clock::duration(static_cast<Clock::rep>(random_() % 1'000'000'000))), "arm_timer");
-    must(ops_.disarm_timer(probe_), "disarm_timer");
-  }
-
- private:
-  XorShift random_;
-  EmTimers timers_;
-  em::EventOps ops_;
-  em::TimerId probe_;
-};
-
-/// event_manager through arm_timer_at() with a deadline the caller computed
-/// (no clock read), as libev and libuv use their loop's cached "now".
-class StartStopAt {
- public:
-  explicit StartStopAt(std::size_t others) : ops_(timers_.ops()) {
-    timers_.arm_random(others + 1, 1h, 1s, random_);
+    timers_.arm_random_at(others + 1, base_, 1s, random_);
     probe_ = timers_.timer(others);
     must(ops_.disarm_timer(probe_), "disarm_timer");
   }
@@ -440,10 +436,10 @@ class StartStopAt {
 
  private:
   XorShift random_;
+  Clock::time_point base_ = Clock::now() + 1h;
   EmTimers timers_;
   em::EventOps ops_;
   em::TimerId probe_;
-  Clock::time_point base_ = Clock::now() + 1h;
 };
 
 template <>
