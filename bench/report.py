@@ -11,6 +11,7 @@ RemoteEndpoint scenarios (where waiting is the point).
 import argparse
 import datetime
 import json
+import math
 import platform
 import os
 
@@ -57,6 +58,8 @@ def load_instructions(path):
 
 
 def load_syscalls(path):
+    if not os.path.exists(path):
+        return None
     points = []
     with open(path) as f:
         for line in f:
@@ -68,6 +71,244 @@ def load_syscalls(path):
         return None
     (k1, n1), (k2, n2) = points[0], points[-1]
     return (n2 - n1) / (k2 - k1)
+
+
+def load_timer_memory(path):
+    """library -> (timers, bytes per timer with all armed, peak bytes per timer)."""
+    result = {}
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 4:
+                    result[parts[0]] = (int(parts[1]), float(parts[2]), float(parts[3]))
+    return result
+
+
+def load_timer_syscalls(path):
+    """scenario -> (syscalls per operation, earliest-deadline moves per operation), from K and 2K."""
+    runs = {}
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 4:
+                    runs.setdefault(parts[0], []).append((int(parts[1]), int(parts[2]), int(parts[3])))
+    result = {}
+    for scenario, points in runs.items():
+        points.sort()
+        if len(points) < 2:
+            continue
+        (k1, n1, m1), (k2, n2, m2) = points[0], points[-1]
+        result[scenario] = ((n2 - n1) / (k2 - k1), (m2 - m1) / (k2 - k1), n2 - n1, m2 - m1, k2 - k1)
+    return result
+
+
+TIMER_LIBS = ["event_manager", "libev", "libuv", "timerfd"]
+TIMER_TITLES = {"event_manager": "event_manager", "event_manager_at": "event_manager, arm_timer_at()",
+                "libev": "libev `ev_timer`", "libuv": "libuv `uv_timer_t`", "timerfd": "a TimerFd per timer"}
+START_STOP_SIZES = [10, 10_000, 1_000_000]
+PAUSE_FDS = [1, 10, 100]
+TIMERS_BEGIN = "<!-- timers:begin (bench.sh BENCH_ONLY=timers rewrites this section) -->"
+TIMERS_END = "<!-- timers:end -->"
+
+
+def timer_section(r, instr, memory, syscalls, meta):
+    """The timers (issue 9) and pause/resume (issue 10) section, as lines."""
+    out = []
+    w = out.append
+
+    def t(name):
+        return r.time(name)
+
+    def per_timer(lib):
+        name = f"timer_million/{lib}/iterations:1"
+        n = r.counter(name, "timers")
+        return None if t(name) is None or not n else t(name) / n
+
+    def ahead(mine, peers):
+        if mine is None or any(p is None for p in peers):
+            return None
+        return all(mine < p for p in peers)
+
+    def fmt_ns(x):
+        return "–" if x is None else fmt_time(x)
+
+    million = {lib: per_timer(lib) for lib in TIMER_LIBS}
+    churn = {lib: t(f"timer_churn/{lib}") for lib in ["event_manager", "event_manager_at", "libev", "libuv", "timerfd"]}
+    start_stop = {(lib, n): t(f"timer_start_stop/{lib}/{n}")
+                  for lib in ["event_manager", "libev", "libuv", "timerfd"] for n in START_STOP_SIZES}
+    latency = {lib: (r.counter(f"timer_latency/{lib}/iterations:1", "p50_ns"),
+                     r.counter(f"timer_latency/{lib}/iterations:1", "p99_ns"),
+                     r.counter(f"timer_latency/{lib}/iterations:1", "max_ns"),
+                     r.counter(f"timer_latency/{lib}/iterations:1", "early")) for lib in TIMER_LIBS}
+    state_bytes = r.counter("timer_million/event_manager/iterations:1", "state_bytes_per_timer")
+    churn_sys = syscalls.get("timer_churn/event_manager")
+
+    w(TIMERS_BEGIN)
+    w("## Timers and pause/resume")
+    w("")
+    w("event_manager's timers (all of a manager's timers in one heap, one timerfd) against libev's")
+    w("`ev_timer`, libuv's `uv_timer_t` and the baseline they replace, one `TimerFd` per timer registered")
+    w("with an event_manager subscriber and re-armed with `timerfd_settime` (10,000 of them at most: the")
+    w("fd limit here is 20,000). Shapes and methods: `bench/timers.hpp`; times are medians of process CPU")
+    w("time per operation, all libraries in one binary and one run.")
+    w("")
+    w(f"Measured {meta['date']}; load average {meta['load']} before, {meta['load_after']} after "
+      f"(2 CPUs); {meta['repetitions']} repetitions, interleaved. Command: `{meta['command']}`.")
+    w("")
+    w("### Goals (issue 9 item 5, issue 10 item 7)")
+    w("")
+    w("| goal | measured | |")
+    w("|---|---|---|")
+    w(f"| million timers: ahead of libev and libuv (time per timer) | event_manager {fmt_ns(million['event_manager'])}, "
+      f"libev {fmt_ns(million['libev'])}, libuv {fmt_ns(million['libuv'])} "
+      f"| {verdict(ahead(million['event_manager'], [million['libev'], million['libuv']]))} |")
+    w(f"| churn: ahead of libev and libuv (time per re-arm) | event_manager {fmt_ns(churn['event_manager'])} "
+      f"(arm_timer_at(): {fmt_ns(churn['event_manager_at'])}), libev {fmt_ns(churn['libev'])}, "
+      f"libuv {fmt_ns(churn['libuv'])} | {verdict(ahead(churn['event_manager'], [churn['libev'], churn['libuv']]))} |")
+    for n in START_STOP_SIZES:
+        w(f"| start/stop with {n:,} armed: ahead of libev and libuv | event_manager "
+          f"{fmt_ns(start_stop[('event_manager', n)])}, libev {fmt_ns(start_stop[('libev', n)])}, libuv {fmt_ns(start_stop[('libuv', n)])} "
+          f"| {verdict(ahead(start_stop[('event_manager', n)], [start_stop[('libev', n)], start_stop[('libuv', n)]]))} |")
+    # "No faster than log n": from n1 to n2 others the cost may grow by log(n2)/log(n1), 10% noise allowed.
+    growth = []
+    for n1, n2 in ((10, 10_000), (10_000, 1_000_000)):
+        a, b = start_stop[("event_manager", n1)], start_stop[("event_manager", n2)]
+        growth.append(None if a is None or b is None else (b / a, math.log(n2) / math.log(n1)))
+    log_ok = None if None in growth else all(g <= 1.10 * bound for g, bound in growth)
+    w("| start/stop grows no faster than log n (×cost ≤ 1.1 × ×log n) | "
+      + ", ".join("–" if g is None else f"{n1:,}→{n2:,}: {g[0]:.2f}× (log: {g[1]:.2f}×)"
+                  for g, (n1, n2) in zip(growth, ((10, 10_000), (10_000, 1_000_000))))
+      + f" | {verdict(log_ok)} |")
+    for index, title in ((0, "p50"), (1, "p99")):
+        mine = latency["event_manager"][index]
+        w(f"| latency {title}: below libev and libuv | event_manager {fmt_ns(mine)}, libev {fmt_ns(latency['libev'][index])}, "
+          f"libuv {fmt_ns(latency['libuv'][index])} "
+          f"| {verdict(ahead(mine, [latency['libev'][index], latency['libuv'][index]]))} |")
+    em_mem, ev_mem = memory.get("event_manager"), memory.get("libev")
+    w(f"| peak heap bytes per timer ≤ libev's (million timers) | event_manager {fmt_num(em_mem[2] if em_mem else None)}, "
+      f"libev {fmt_num(ev_mem[2] if ev_mem else None)} "
+      f"| {verdict(None if not em_mem or not ev_mem else em_mem[2] <= ev_mem[2])} |")
+    w(f"| ≤ 64 bytes of timer state per timer (heap share included) | {fmt_num(state_bytes, 0)} "
+      f"| {verdict(None if state_bytes is None else state_bytes <= 64)} |")
+    w(f"| 0 timerfd_settime per re-arm that does not move the earliest deadline | "
+      + ("–" if churn_sys is None else f"{churn_sys[2]} timerfd_settime in {churn_sys[4]:,} re-arms, "
+         f"{churn_sys[3]} of which moved the earliest deadline")
+      + f" | {verdict(None if churn_sys is None else churn_sys[0] <= churn_sys[1])} |")
+    pr = [syscalls.get(f"pause_resume/event_manager/{n}") for n in PAUSE_FDS]
+    per_fd_each_way = [None if x is None else x[0] / (2 * n) for x, n in zip(pr, PAUSE_FDS)]
+    w("| pause+resume: ≤ 1 epoll_ctl per fd each way | "
+      + ", ".join(f"{n} fds: {fmt_num(x, 2)}" for n, x in zip(PAUSE_FDS, per_fd_each_way))
+      + f" | {verdict(None if None in per_fd_each_way else all(x <= 1 for x in per_fd_each_way))} |")
+    w("")
+
+    w("### Million timers")
+    w("")
+    w("Start 1,000,000 one-shot timers, the timeout 1 ms longer every 1,000 (so ~1 s of deadlines), then run")
+    w("the loop until all fired: libuv's `million_timers` shape. The per-timer storage each library asks of")
+    w("its user (`TimerId`, `ev_timer`, `uv_timer_t`, `TimerFd`) is allocated inside the timed region and")
+    w("counted in the bytes. The timerfd baseline runs 10,000 timers (10 per ms) for want of fds.")
+    w("Heap bytes: `event_manager_timer_memory` replaces malloc and counts glibc chunks (usable size + header);")
+    w("*peak* includes vector/realloc growth, where old and new blocks coexist. Kernel memory is not counted.")
+    w("")
+    w("| | " + " | ".join(TIMER_TITLES[lib] for lib in TIMER_LIBS) + " |")
+    w("|---|---|---|---|---|")
+    w("| CPU time per timer (start + fire) | " + " | ".join(fmt_ns(million[lib]) for lib in TIMER_LIBS) + " |")
+    w("| heap bytes per timer, all armed | "
+      + " | ".join(fmt_num(memory[lib][1]) if lib in memory else "–" for lib in TIMER_LIBS) + " |")
+    w("| peak heap bytes per timer | "
+      + " | ".join(fmt_num(memory[lib][2]) if lib in memory else "–" for lib in TIMER_LIBS) + " |")
+    w("| user-space instructions per timer (callgrind, 50,000 → 100,000 timers) | "
+      + " | ".join(fmt_num(instr.get(f"timer_million/{lib}"), 0) for lib in TIMER_LIBS[:3]) + " | – |")
+    w("")
+
+    w("### Churn: 10,000 idle timeouts, one re-armed per event")
+    w("")
+    w("Each event re-arms a random connection's timeout to now + 10 s (libev's `ev_timer_again` pattern),")
+    w("outside the loop's run. libev and libuv use their loop's cached time, refreshed here once per 100 events")
+    w("(`ev_now_update`, `uv_update_time`: what a loop iteration dispatching 100 events does); event_manager's")
+    w("`arm_timer()` reads the clock on every call; *arm_timer_at()* keeps \"now\" as the peers do.")
+    w("timerfd_settime calls per re-arm: strace over 20,000 and 40,000 `arm_timer()` re-arms, against the")
+    w("number of them that moved the earliest deadline (counted by the program).")
+    w("")
+    cols = ["event_manager", "event_manager_at", "libev", "libuv", "timerfd"]
+    w("| | " + " | ".join(TIMER_TITLES[c] for c in cols) + " |")
+    w("|---|---|---|---|---|---|")
+    w("| CPU time per re-arm | " + " | ".join(fmt_ns(churn[c]) for c in cols) + " |")
+    w("| user-space instructions per re-arm (callgrind) | "
+      + " | ".join(fmt_num(instr.get(f"timer_churn/{c}"), 0) for c in cols[:4]) + " | – |")
+    w("| syscalls per re-arm | "
+      + ("–" if churn_sys is None else f"{churn_sys[0]:.5f} timerfd_settime ({churn_sys[2]} in {churn_sys[4]:,}; "
+         f"{churn_sys[3]} re-arms moved the earliest)")
+      + " | – | 0 | 0 | 1 timerfd_settime |")
+    w("")
+
+    w("### Start/stop at scale")
+    w("")
+    w("Arm one timer at a random deadline in a 1 s window an hour ahead, then disarm it, with n others armed")
+    w("at random in that window (event_manager through `arm_timer_at()`, so that its window stays put as the")
+    w("peers' do: their loop time does not move while the loop does not run). Outside `run()`, event_manager")
+    w("re-programs its timerfd whenever the probe becomes or stops being the earliest deadline (counted below")
+    w("by strace); libev and libuv have no kernel timer to update until their next wait.")
+    w("")
+    cols = ["event_manager", "libev", "libuv", "timerfd"]
+    w("| others armed | " + " | ".join(TIMER_TITLES[c] for c in cols) + " |")
+    w("|---|---|---|---|---|")
+    for n in START_STOP_SIZES:
+        w(f"| {n:,} | " + " | ".join(fmt_ns(start_stop[(c, n)]) for c in cols) + " |")
+    w("| instructions per arm+disarm at 10,000 (callgrind) | "
+      + " | ".join(fmt_num(instr.get(f"timer_start_stop/{c}/10000"), 0) for c in cols[:3]) + " | – |")
+    ss_sys = [syscalls.get(f"timer_start_stop/event_manager/{n}") for n in (10, 10_000)]
+    w("| timerfd_settime per arm+disarm (strace), 10 / 10,000 others | "
+      + " / ".join("–" if x is None else f"{x[0]:.4f}" for x in ss_sys) + " | 0 | 0 | 2 |")
+    w("")
+
+    w("### Latency on an idle loop")
+    w("")
+    w("1,000 timers armed at once, deadlines 1 ms apart; each callback records steady_clock now minus the")
+    w("deadline as the library computed it (event_manager: the `arm_timer_at()` deadline; libev: `ev_timer::at`")
+    w("while active; libuv: `uv_timer_t::timeout`, whole milliseconds of its cached loop time; timerfd: the")
+    w("absolute `timerfd_settime` deadline). *early*: callbacks before that deadline.")
+    w("")
+    w("| | " + " | ".join(TIMER_TITLES[lib] for lib in TIMER_LIBS) + " |")
+    w("|---|---|---|---|---|")
+    for index, title in ((0, "p50"), (1, "p99"), (2, "max")):
+        w(f"| {title} | " + " | ".join(fmt_ns(latency[lib][index]) for lib in TIMER_LIBS) + " |")
+    w("| early (of 1,000) | " + " | ".join(fmt_num(latency[lib][3], 0) for lib in TIMER_LIBS) + " |")
+    w("")
+
+    w("### Pause + resume")
+    w("")
+    w("`pause()` then `resume()` of a subscriber with n idle eventfds. The floor: one `EPOLL_CTL_MOD` per fd")
+    w("to an empty mask and one back. epoll_ctl calls per fd each way: strace over 500 and 1,000 pairs.")
+    w("")
+    w("| fds | raw epoll floor | event_manager | epoll_ctl per fd each way |")
+    w("|---|---|---|---|")
+    for n, per_fd in zip(PAUSE_FDS, per_fd_each_way):
+        floor = t(f"pause_resume/raw_epoll/{n}")
+        mine = t(f"pause_resume/event_manager/{n}")
+        w(f"| {n} | {fmt_ns(floor)} | {fmt_cell(mine, None if mine is None or floor is None else mine / floor)} "
+          f"| {fmt_num(per_fd, 2)} |")
+    w("")
+    w(TIMERS_END)
+    return out
+
+
+def splice_timers(path, section):
+    """Replaces the timer section of an existing report (or inserts it before the notes)."""
+    with open(path) as f:
+        text = f.read()
+    block = "\n".join(section)
+    if TIMERS_BEGIN in text and TIMERS_END in text:
+        head, rest = text.split(TIMERS_BEGIN, 1)
+        tail = rest.split(TIMERS_END, 1)[1]
+        return head + block + tail
+    marker = "## Notes on this run"
+    if marker in text:
+        head, tail = text.split(marker, 1)
+        return head + block + "\n\n" + marker + tail
+    return text.rstrip("\n") + "\n\n" + block + "\n"
 
 
 class Report:
@@ -147,6 +388,10 @@ def main():
     ap.add_argument("--load-after", default="")
     ap.add_argument("--repetitions", default="")
     ap.add_argument("--plot-data", required=True)
+    ap.add_argument("--timer-memory")
+    ap.add_argument("--timer-syscalls")
+    ap.add_argument("--only", choices=["timers"],
+                    help="write only the timer section into the existing --out (and refresh the notes)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -154,6 +399,23 @@ def main():
     instr = load_instructions(args.instructions)
     modify_syscalls = load_syscalls(args.syscalls)
     r = Report(medians, instr)
+    run_date = context.get("date") or datetime.datetime.now(datetime.timezone.utc).isoformat()
+    meta = {"date": run_date, "load": args.load, "load_after": args.load_after, "repetitions": args.repetitions,
+            "command": "BENCH_ONLY=timers ./scripts/bench.sh" if args.only else "./scripts/bench.sh"}
+    timers = timer_section(r, instr, load_timer_memory(args.timer_memory), load_timer_syscalls(args.timer_syscalls),
+                           meta)
+    notes = None
+    if args.notes and os.path.exists(args.notes):
+        with open(args.notes) as f:
+            notes = f.read().rstrip()
+    if args.only == "timers":
+        text = splice_timers(args.out, timers)
+        if notes is not None and "## Notes on this run" in text:
+            text = text.split("## Notes on this run", 1)[0] + notes + "\n"
+        with open(args.out, "w") as f:
+            f.write(text)
+        return
+
     out = []
     w = out.append
 
@@ -166,7 +428,6 @@ def main():
     w("")
     w("| | |")
     w("|---|---|")
-    run_date = context.get("date") or datetime.datetime.now(datetime.timezone.utc).isoformat()
     w(f"| date | {run_date} (start of the timed run) |")
     w(f"| machine | {os.cpu_count()} CPUs (nproc), {cpu_model()}, Linux {platform.release()} |")
     w(f"| compiler | {args.compiler} (Release, -O3) |")
@@ -378,10 +639,11 @@ def main():
       f"| {fmt_num(instr.get('remote_fire/event_manager'), 0)} per closure |")
     w("")
 
-    if args.notes and os.path.exists(args.notes):
-        with open(args.notes) as f:
-            w(f.read().rstrip())
-            w("")
+    out.extend(timers)
+    w("")
+    if notes is not None:
+        w(notes)
+        w("")
 
     with open(args.out, "w") as f:
         f.write("\n".join(out))
