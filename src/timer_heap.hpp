@@ -114,6 +114,13 @@ class BasicTimerHeap {
   [[nodiscard]] std::optional<std::int64_t> deadline(std::uint64_t id, std::uint64_t owner) const noexcept;
   /// Its period (0: one-shot, or not registered).
   [[nodiscard]] std::int64_t period(std::uint64_t id, std::uint64_t owner) const noexcept;
+  /// How a timer is armed (deadline nullopt while disarmed), with one lookup;
+  /// nullopt if not registered. What a caller keeps to undo an arm().
+  struct Armed {
+    std::optional<std::int64_t> deadline;
+    std::int64_t period;
+  };
+  [[nodiscard]] std::optional<Armed> armed_state(std::uint64_t id, std::uint64_t owner) const noexcept;
 
   /// Takes the timers of `list` out of dispatch, keeping their deadlines; arm()
   /// still works on them. Pausing a paused list changes nothing.
@@ -387,6 +394,15 @@ template <unsigned Arity>
 std::int64_t BasicTimerHeap<Arity>::period(std::uint64_t id, std::uint64_t owner) const noexcept {
   const Node* node = find(id, owner);
   return node == nullptr ? 0 : node->period;
+}
+
+template <unsigned Arity>
+auto BasicTimerHeap<Arity>::armed_state(std::uint64_t id, std::uint64_t owner) const noexcept
+    -> std::optional<Armed> {
+  const Node* node = find(id, owner);
+  if (node == nullptr) return std::nullopt;
+  if (node->position == none) return Armed{std::nullopt, node->period};
+  return Armed{entries_[node->position].deadline, node->period};
 }
 
 template <unsigned Arity>

@@ -92,17 +92,26 @@ Result<TimerId> Core::add_timer(SubscriberId owner, std::uint32_t data) {
 Result<void> Core::arm_timer(SubscriberId owner, TimerId timer, std::int64_t base, std::int64_t offset,
                              std::int64_t period) {
   if (slot_of(owner) == nullptr) return fail(Error::InvalidId);
-  if (!timers_ || !timers_->heap.contains(timer.value(), owner.value())) return fail(Error::TimerNotRegistered);
-  if (period < 0) return std::unexpected(std::make_error_code(std::errc::invalid_argument));
+  if (!timers_) return fail(Error::TimerNotRegistered);
   TimerHeap& heap = timers_->heap;
-  const std::optional<std::int64_t> old_deadline = heap.deadline(timer.value(), owner.value());
-  const std::int64_t old_period = heap.period(timer.value(), owner.value());
-  (void)heap.arm(timer.value(), owner.value(), saturating_add(base, offset), period);
-  if (running_) return {};  // the run's end programs the kernel timer, once
+  if (period < 0) {  // checked after the timer (API.md: the order of checks)
+    if (!heap.contains(timer.value(), owner.value())) return fail(Error::TimerNotRegistered);
+    return std::unexpected(std::make_error_code(std::errc::invalid_argument));
+  }
+  const std::int64_t deadline = saturating_add(base, offset);
+  if (running_) {
+    // The run's end programs the kernel timer, once: one heap lookup here.
+    if (!heap.arm(timer.value(), owner.value(), deadline, period)) return fail(Error::TimerNotRegistered);
+    return {};
+  }
+  // Outside run() the kernel may refuse the new earliest deadline: keep what to undo.
+  const std::optional<TimerHeap::Armed> old = heap.armed_state(timer.value(), owner.value());
+  if (!old) return fail(Error::TimerNotRegistered);
+  (void)heap.arm(timer.value(), owner.value(), deadline, period);
   if (auto programmed = program_timer(); !programmed) {
     // The kernel refused the earlier deadline: put the timer back as it was.
-    if (old_deadline) {
-      (void)heap.arm(timer.value(), owner.value(), *old_deadline, old_period);
+    if (old->deadline) {
+      (void)heap.arm(timer.value(), owner.value(), *old->deadline, old->period);
     } else {
       (void)heap.disarm(timer.value(), owner.value());
     }
@@ -144,13 +153,21 @@ void Core::timers_changed() noexcept {
 }
 
 void Core::pause_timers(Slot& slot) noexcept {
-  if (!timers_) return;
+  if (!timers_) {
+    // No heap yet: the list records the pause, and the timers this subscriber
+    // adds while paused start parked.
+    slot.timers.paused = true;
+    return;
+  }
   timers_->heap.pause(slot.timers);
   timers_changed();
 }
 
 void Core::resume_timers(Slot& slot) noexcept {
-  if (!timers_) return;
+  if (!timers_) {
+    slot.timers.paused = false;
+    return;
+  }
   timers_->heap.resume(slot.timers);
   timers_changed();
 }
