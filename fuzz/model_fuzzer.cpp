@@ -197,7 +197,9 @@ struct Deadline {
   /// Deadline order, ties in arming order: past_abs values are 0..2 or
   /// INT64_MIN, past_rel ones lie near the clock (or 2^63 below it) and follow
   /// arming order, so (lo, arming sequence) orders them as the library does.
+  /// Future ones come after every past one (their lower bound may be near the clock).
   static bool before(const Deadline& a, std::uint64_t seq_a, const Deadline& b, std::uint64_t seq_b) {
+    if (a.past() != b.past()) return a.past();
     return a.lo < b.lo || (a.lo == b.lo && seq_a < seq_b);
   }
 };
