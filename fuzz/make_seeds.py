@@ -212,6 +212,12 @@ seeds.update({
                             + via_id(ADD, 0, 1, 0, M_IN, 2) + write(0) + write(1) + [FIRE, 0]
                             + [RUN, 0, 2, PAUSE, 0, 1, PAUSE, 0, 0, 2, RESUME, 0, 0, 0, RESUME, 0, 1, 0]
                             + [PAUSED, 0, 0, RUN, 0, 0, 0],
+    # A subscriber paused while its manager has no timer yet, then given a due
+    # timer: the timer must wait for resume(). (Found by the fuzzer: the pause
+    # skipped the timer list when the manager had no timers, so the new timer
+    # was not parked and fired to the paused subscriber.)
+    "paused_before_first_timer": [ADD_SUB, 0, 0, PAUSE, 0, 0] + add_timer((0, 0), 7) + arm((0, 0), 0, A_AT0)
+                                 + [RUN, 0, 0],
     # A timer's process() throws: the other due timer fires in the next run.
     "timer_throws": [ADD_SUB, 1, 2] + add_timer(SELF, 1) + add_timer(SELF, 2) + arm((1, 0), 0, A_AT0)
                     + arm((1, 0), 1, A_AT0) + [FIRE, 1, RUN, 1, 21, RUN, 1, 0, 0],
