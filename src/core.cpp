@@ -78,16 +78,18 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   auto channel = std::make_shared<Channel>(wake_fd.get());
   std::unique_ptr<Core> core(new Core(epoll_fd.get(), wake_fd.get(), ready_capacity, std::move(ready),
                                       std::move(channel), destroy));
+  // From here on ~Core closes both fds: the guards must not close them again
+  // (on a throw below, a second close() could hit another thread's new fd).
+  epoll_fd.release();
+  wake_fd.release();
   // The dispatch step indexes the table with any fd the kernel reports
   // without a bounds check: cover the wake fd, every other fd gets covered by add().
-  core->table_.resize(static_cast<std::size_t>(wake_fd.get()) + 1);
+  core->table_.resize(static_cast<std::size_t>(core->wake_fd_) + 1);
   // The table accounts for every registration of ours, the wake-up's too: its
   // entry is taken (so add() of that number is FdAlreadyRegistered and can never
   // take it over through EEXIST -> MOD, note a), owned by no subscriber (id 0 is
   // never valid), and asks for no bits, so dispatch never calls anyone for it.
-  core->table_[static_cast<std::size_t>(wake_fd.get())].generation = wake_generation;
-  epoll_fd.release();
-  wake_fd.release();
+  core->table_[static_cast<std::size_t>(core->wake_fd_)].generation = wake_generation;
   return core;
 }
 
