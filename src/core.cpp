@@ -64,10 +64,12 @@ class FdGuard {
 }  // namespace
 
 Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy destroy) {
-  FdGuard epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
-  if (epoll_fd.get() < 0) return sys::failure();
-  FdGuard wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (wake_fd.get() < 0) return sys::failure();
+  const Result<int> epoll_number = sys::epoll_create1(EPOLL_CLOEXEC);
+  if (!epoll_number) return std::unexpected(epoll_number.error());
+  FdGuard epoll_fd(*epoll_number);
+  const Result<int> wake_number = sys::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (!wake_number) return std::unexpected(wake_number.error());
+  FdGuard wake_fd(*wake_number);
   if (auto added = sys::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), EPOLLIN | EPOLLET,
                                   wake_key(wake_fd.get()));
       !added) {

@@ -18,9 +18,9 @@ namespace {
 }  // namespace
 
 Result<TimerFd> TimerFd::create(clockid_t clock) {
-  const int fd = ::timerfd_create(clock, TFD_CLOEXEC | TFD_NONBLOCK);
-  if (fd < 0) return sys::failure();
-  return TimerFd(fd);
+  const Result<int> fd = sys::timerfd_create(clock, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (!fd) return std::unexpected(fd.error());
+  return TimerFd(*fd);
 }
 
 TimerFd& TimerFd::operator=(TimerFd&& other) noexcept {
@@ -38,8 +38,7 @@ Result<void> TimerFd::arm(std::chrono::nanoseconds first, std::chrono::nanosecon
     return std::unexpected(std::error_code(EINVAL, std::system_category()));
   }
   const ::itimerspec spec{to_timespec(interval), to_timespec(first)};
-  if (::timerfd_settime(fd_, 0, &spec, nullptr) != 0) return sys::failure();
-  return {};
+  return sys::timerfd_settime(fd_, 0, spec);
 }
 
 Result<void> TimerFd::disarm() { return arm(std::chrono::nanoseconds{0}); }

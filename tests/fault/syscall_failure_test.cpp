@@ -778,3 +778,85 @@ TEST_F(SyscallFailure, TimerFdCreateAndReadReportFailures) {
 
 }  // namespace
 }  // namespace event_manager
+
+namespace event_manager {
+namespace {
+
+// --- The syscalls every path reaches: timerfd_settime() and close() ----------------
+
+TEST_F(SyscallFailure, TimerFdArmReportsSettimeFailureAndKeepsTheOldSetting) {
+  auto timer = TimerFd::create().value();
+  const int points =
+      for_each_failure(Sys::timerfd_settime, {EINVAL, EBADF, ECANCELED}, [&](int nth, int error, bool& fired) {
+        Injection inject(Sys::timerfd_settime, nth, error);
+        auto armed = timer.arm(std::chrono::nanoseconds(1));
+        fired = inject.fired();
+        if (!fired) {  // armed for real: back to disarmed
+          ASSERT_TRUE(armed);
+          ASSERT_TRUE(timer.disarm());
+          return;
+        }
+        ASSERT_FALSE(armed);
+        EXPECT_EQ(armed.error(), sys_error(error));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        auto read = timer.read();  // still disarmed: nothing expired
+        ASSERT_FALSE(read);
+        EXPECT_EQ(read.error(), std::errc::resource_unavailable_try_again);
+      });
+  EXPECT_EQ(points, 3);
+  ASSERT_TRUE(timer.disarm());  // disarm() goes through the same call
+  Injection inject(Sys::timerfd_settime, 1, EINVAL);
+  EXPECT_EQ(timer.disarm().error(), sys_error(EINVAL));
+  EXPECT_TRUE(inject.fired());
+}
+
+TEST_F(SyscallFailure, EveryCloseGoesThroughTheSeamOnce) {
+  auto manager = Manager::create().value();
+  const int epoll_number = manager.epoll_fd();
+  auto event_fd = EventFd::create().value();
+  auto timer_fd = TimerFd::create().value();
+  const int event_number = event_fd.fd();
+  const int timer_number = timer_fd.fd();
+  const std::set<int> opened_here = {epoll_number, event_number, timer_number};
+  fault::CloseLog log;
+  {
+    auto gone = std::move(manager);
+  }
+  {
+    auto gone = std::move(event_fd);
+  }
+  {
+    auto gone = std::move(timer_fd);
+  }
+  for (int fd : opened_here) EXPECT_EQ(log.close_count(fd), 1) << "fd " << fd;
+  // The manager's wake-up eventfd is the one other number it closed.
+  EXPECT_EQ(log.closed().size(), 4u);
+  for (int fd : log.closed()) EXPECT_EQ(log.close_count(fd), 1) << "fd " << fd << " closed twice";
+}
+
+TEST_F(SyscallFailure, CloseFailureIsIgnoredAndTheFdIsGone) {
+  for (int error : {EINTR, EIO, EBADF}) {
+    SCOPED_TRACE(errno_name(error));
+    auto event_fd = EventFd::create().value();
+    const int number = event_fd.fd();
+    {
+      Injection inject(Sys::close, 1, error);
+      {
+        auto gone = std::move(event_fd);
+      }
+      EXPECT_TRUE(inject.fired());
+    }
+    EXPECT_EQ(::fcntl(number, F_GETFD), -1);  // closed once, not retried, not leaked
+    auto manager = Manager::create();
+    ASSERT_TRUE(manager);
+    Injection inject(Sys::close, 1, error);  // the first of the manager's two closes fails
+    {
+      auto gone = std::move(*manager);
+    }
+    EXPECT_TRUE(inject.fired());
+    expect_no_leak();
+  }
+}
+
+}  // namespace
+}  // namespace event_manager
