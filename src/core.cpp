@@ -32,6 +32,7 @@
 #include <new>
 #include <utility>
 
+#include "event_manager/detail/unique_fd.hpp"
 #include "sys.hpp"
 
 namespace event_manager::detail {
@@ -47,29 +48,16 @@ std::uint32_t slot_index(SubscriberId id) noexcept { return static_cast<std::uin
 
 std::unexpected<std::error_code> fail(Error error) noexcept { return std::unexpected(make_error_code(error)); }
 
-/// Closes an fd unless released: keeps create() free of leaks on every path.
-class FdGuard {
- public:
-  explicit FdGuard(int fd) noexcept : fd_(fd) {}
-  ~FdGuard() { sys::close_fd(fd_); }
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy destroy) {
   const Result<int> epoll_number = sys::epoll_create1(EPOLL_CLOEXEC);
   if (!epoll_number) return std::unexpected(epoll_number.error());
-  FdGuard epoll_fd(*epoll_number);
+  // Owned here until the Core exists, so that no failure path leaks them.
+  UniqueFd epoll_fd(*epoll_number);
   const Result<int> wake_number = sys::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (!wake_number) return std::unexpected(wake_number.error());
-  FdGuard wake_fd(*wake_number);
+  UniqueFd wake_fd(*wake_number);
   if (auto added = sys::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), EPOLLIN | EPOLLET,
                                   wake_key(wake_fd.get()));
       !added) {
@@ -80,10 +68,10 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   auto channel = std::make_shared<Channel>(wake_fd.get());
   std::unique_ptr<Core> core(new Core(epoll_fd.get(), wake_fd.get(), ready_capacity, std::move(ready),
                                       std::move(channel), destroy));
-  // From here on ~Core closes both fds: the guards must not close them again
-  // (on a throw below, a second close() could hit another thread's new fd).
-  epoll_fd.release();
-  wake_fd.release();
+  // From here on ~Core closes both fds: the owners here must not close them
+  // again (on a throw below, a second close() could hit another thread's new fd).
+  (void)epoll_fd.release();
+  (void)wake_fd.release();
   // The dispatch step indexes the table with any fd the kernel reports
   // without a bounds check: cover the wake fd, every other fd gets covered by add().
   core->table_.resize(static_cast<std::size_t>(core->wake_fd_) + 1);

@@ -18,22 +18,12 @@ Result<EventFd> EventFd::create(std::uint64_t initial, int flags) {
   return result;
 }
 
-EventFd& EventFd::operator=(EventFd&& other) noexcept {
-  if (this != &other) {
-    sys::close_fd(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
+Result<void> EventFd::write(std::uint64_t value) const { return sys::write_u64(fd_.get(), value); }
 
-EventFd::~EventFd() { sys::close_fd(fd_); }
-
-Result<void> EventFd::write(std::uint64_t value) const { return sys::write_u64(fd_, value); }
-
-Result<std::uint64_t> EventFd::read() const { return sys::read_u64(fd_); }
+Result<std::uint64_t> EventFd::read() const { return sys::read_u64(fd_.get()); }
 
 Result<EventFd> EventFd::try_clone() const {
-  const Result<int> fd = sys::dup_cloexec(fd_);
+  const Result<int> fd = sys::dup_cloexec(fd_.get());
   if (!fd) return std::unexpected(fd.error());
   return EventFd(*fd);
 }
