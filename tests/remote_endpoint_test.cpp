@@ -1172,3 +1172,40 @@ TEST(RemoteEndpoint, DesignDocumentMainExampleAddsASubscriberAndAnFdRemotely) {
 }
 
 }  // namespace
+
+namespace {
+
+// --- Moved-from endpoints (issue 8, defect 6) ------------------------------------------
+
+TEST(RemoteEndpoint, MovedFromEndpointReturnsChannelSendForEveryCall) {
+  auto manager = EventManager<Counter>::create().value();
+  RemoteEndpoint<Counter> constructed_from = manager.remote_endpoint();
+  RemoteEndpoint<Counter> taker(std::move(constructed_from));
+  RemoteEndpoint<Counter> assigned_from = manager.remote_endpoint();
+  taker = std::move(assigned_from);
+  Watchdog dog("calls on moved-from endpoints");
+  for (RemoteEndpoint<Counter>* moved_from : {&constructed_from, &assigned_from}) {
+    bool ran = false;
+    EXPECT_EQ(error_of(moved_from->call_blocking([&](CounterOps&) { ran = true; })),
+              make_error_code(Error::ChannelSend));
+    EXPECT_EQ(error_of(moved_from->call_blocking([&](CounterOps&) { return ran = true; })),
+              make_error_code(Error::ChannelSend));
+    Probe probe;
+    EXPECT_EQ(error_of(moved_from->fire([probe](CounterOps&) { ++*probe.calls; })),
+              make_error_code(Error::ChannelSend));
+    EXPECT_EQ(error_of(moved_from->kick()), make_error_code(Error::ChannelSend));
+    EXPECT_FALSE(ran);
+    EXPECT_EQ(*probe.calls, 0);
+    // A copy of a moved-from endpoint is as disconnected as it is.
+    RemoteEndpoint<Counter> copy = *moved_from;
+    EXPECT_EQ(error_of(copy.kick()), make_error_code(Error::ChannelSend));
+  }
+  // The endpoint moved to still reaches the manager, and a moved-from one
+  // works again once a live endpoint is assigned to it.
+  ASSERT_TRUE(taker.kick());
+  constructed_from = taker;
+  ASSERT_TRUE(constructed_from.fire([](CounterOps&) {}));
+  EXPECT_TRUE(manager.run_with_timeout(0));
+}
+
+}  // namespace
