@@ -3,6 +3,7 @@
 #include "fault_injection.hpp"
 
 #include <fcntl.h>
+#include <semaphore.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -60,6 +61,7 @@ const char* name(Sys sys) noexcept {
     case Sys::fcntl: return "fcntl";
     case Sys::close: return "close";
     case Sys::signalfd: return "signalfd";
+    case Sys::sem_wait: return "sem_wait";
   }
   return "?";
 }
@@ -112,6 +114,7 @@ int __real_timerfd_settime(int fd, int flags, const struct itimerspec* new_value
 int __real_fcntl(int fd, int cmd, ...);
 int __real_close(int fd);
 int __real_signalfd(int fd, const sigset_t* mask, int flags);
+int __real_sem_wait(sem_t* semaphore);
 
 int __wrap_epoll_create1(int flags) {
   if (should_fail(Sys::epoll_create1)) return -1;
@@ -148,6 +151,10 @@ int __wrap_timerfd_settime(int fd, int flags, const struct itimerspec* new_value
 int __wrap_signalfd(int fd, const sigset_t* mask, int flags) {
   if (should_fail(Sys::signalfd)) return -1;
   return __real_signalfd(fd, mask, flags);
+}
+int __wrap_sem_wait(sem_t* semaphore) {
+  if (should_fail(Sys::sem_wait)) return -1;
+  return __real_sem_wait(semaphore);
 }
 // An injected failure still closes: Linux frees the descriptor whatever
 // close() reports (see arm() in fault_injection.hpp).

@@ -29,6 +29,7 @@ enum class Sys {
   fcntl,
   close,
   signalfd,
+  sem_wait,  // not a library syscall: called by call_blocking(), a template in the caller's object
 };
 const char* name(Sys sys) noexcept;
 

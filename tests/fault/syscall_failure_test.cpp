@@ -860,3 +860,46 @@ TEST_F(SyscallFailure, CloseFailureIsIgnoredAndTheFdIsGone) {
 
 }  // namespace
 }  // namespace event_manager
+
+namespace event_manager {
+namespace {
+
+// --- call_blocking()'s semaphore ---------------------------------------------------
+
+TEST_F(SyscallFailure, CallBlockingWaitRetriesAfterEintr) {
+  auto m = Manager::create().value();
+  auto endpoint = m.remote_endpoint();
+  std::atomic<bool> stop{false};
+  std::thread loop([&] {
+    while (!stop.load()) ASSERT_TRUE(m.run_with_timeout(10));
+  });
+  {
+    Injection inject(Sys::sem_wait, 1, EINTR);
+    auto answer = endpoint.call_blocking([](SubscriberOps<Probe>&) { return 42; });
+    EXPECT_TRUE(inject.fired());
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(*answer, 42);
+  }
+  stop = true;
+  ASSERT_TRUE(endpoint.kick());
+  loop.join();
+}
+
+TEST_F(SyscallFailure, CallBlockingWaitAbortsOnAnyOtherSemaphoreError) {
+  // sem_wait() fails otherwise only for an invalid semaphore. The request still
+  // points into the caller's frame, so returning would let the loop write into
+  // a dead frame, and retrying would spin forever: the program stops, loudly.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        ::alarm(10);  // bounds the wait of a build that retries: killed by SIGALRM, a wrong death
+        auto m = Manager::create().value();
+        auto endpoint = m.remote_endpoint();
+        Injection inject(Sys::sem_wait, 1, EINVAL);
+        (void)endpoint.call_blocking([](SubscriberOps<Probe>&) {});
+      },
+      "sem_wait failed");
+}
+
+}  // namespace
+}  // namespace event_manager
