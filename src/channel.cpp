@@ -16,12 +16,20 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <thread>
 
 #include "sys.hpp"
 
 namespace event_manager::detail {
+
+void broken_semaphore(int error) noexcept {
+  std::fprintf(stderr, "event_manager: call_blocking(): sem_wait failed: %s\n", std::strerror(error));
+  std::abort();
+}
 
 Result<void> Channel::wake_locked() {
   if (wake_pending_) return {};

@@ -26,6 +26,7 @@
 
 #include <semaphore.h>
 
+#include <cerrno>
 #include <concepts>
 #include <exception>
 #include <functional>
@@ -88,7 +89,12 @@ class Completion {
   /// Blocks until the request ran or was dropped; rethrows the closure's exception.
   Out wait() {
     while (::sem_wait(&done_) != 0) {
-      // EINTR (a signal handler ran): keep waiting.
+      // EINTR: a signal handler ran; keep waiting. Any other error (EINVAL: not
+      // a valid semaphore) breaks this class's invariant, and neither way on is
+      // safe: the loop still holds a pointer to the request in the caller's
+      // frame, so returning would let it write into a dead frame later, and
+      // retrying would spin forever. Stop the program where the fault shows.
+      if (errno != EINTR) broken_semaphore(errno);
     }
     if (exception_) std::rethrow_exception(exception_);
     if (!result_) return std::unexpected(make_error_code(Error::ChannelRecv));

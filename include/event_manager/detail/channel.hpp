@@ -16,6 +16,10 @@
 
 namespace event_manager::detail {
 
+/// Reports a failed sem_wait() of a call_blocking() caller (`error` is its
+/// errno, not EINTR) on stderr and aborts: see Completion::wait().
+[[noreturn]] void broken_semaphore(int error) noexcept;
+
 class Channel {
  public:
   explicit Channel(int wake_fd) noexcept : wake_fd_(wake_fd) {}
