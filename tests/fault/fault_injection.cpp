@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdarg>
+#include <utility>
 #include <vector>
 
 namespace event_manager::fault {
@@ -36,8 +37,19 @@ std::atomic<std::size_t> injected{0};
 thread_local std::vector<int>* close_log = nullptr;
 constexpr std::size_t close_log_reserve = 1024;
 
-/// True when this call must fail (errno is then set).
+struct Hook {
+  Sys sys = Sys::read;
+  void (*run)(void*) = nullptr;
+  void* context = nullptr;
+};
+thread_local Hook hook;
+
+/// True when this call must fail (errno is then set). Runs a hook first.
 bool should_fail(Sys sys) noexcept {
+  if (hook.run != nullptr && hook.sys == sys) {
+    const Hook due = std::exchange(hook, Hook{});  // once, also if the hook calls in again
+    due.run(due.context);
+  }
   if (!plan.armed || plan.fired || plan.sys != sys) return false;
   if (++plan.seen != plan.nth) return false;
   plan.fired = true;
@@ -73,6 +85,8 @@ bool disarm() noexcept {
   plan.armed = false;
   return fired;
 }
+
+void before_next(Sys sys, void (*run)(void*), void* context) noexcept { hook = Hook{sys, run, context}; }
 
 int calls_seen() noexcept { return plan.seen; }
 

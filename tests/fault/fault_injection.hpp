@@ -46,6 +46,11 @@ int calls_seen() noexcept;
 /// Failures injected so far, over all threads.
 std::size_t total_injected() noexcept;
 
+/// On this thread, runs `hook(context)` once, inside the next call of `sys`,
+/// before that call reaches the kernel (or an armed failure): lets a test hold
+/// a thread in the middle of a library call. Independent of arm().
+void before_next(Sys sys, void (*hook)(void*), void* context) noexcept;
+
 /// Arms a plan for the lifetime of the object (disarms in the destructor).
 class Injection {
  public:
