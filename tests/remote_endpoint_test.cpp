@@ -1209,3 +1209,40 @@ TEST(RemoteEndpoint, MovedFromEndpointReturnsChannelSendForEveryCall) {
 }
 
 }  // namespace
+
+namespace {
+
+// --- Destruction while senders write (issue 8, defect 6) ---------------------------------
+
+TEST(RemoteEndpoint, DestroyingTheManagerWhileSendersWriteWaitsForThemAndRefusesTheRest) {
+  // disconnect() blocks until the senders inside their eventfd write are out;
+  // run under TSan, this also checks that wait and notify order the write
+  // before the close.
+  for (int round = 0; round < 50; ++round) {
+    std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
+    auto endpoint = manager->remote_endpoint();
+    std::atomic<int> started{0};
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 3; ++t) {
+      senders.emplace_back([&, t] {
+        ++started;
+        for (;;) {
+          const Result<void> sent = t == 0 ? endpoint.kick() : endpoint.fire([](CounterOps&) {});
+          if (!sent) {
+            EXPECT_EQ(sent.error(), make_error_code(Error::ChannelSend));
+            return;
+          }
+        }
+      });
+    }
+    while (started.load() < 3) std::this_thread::yield();
+    {
+      Watchdog dog("destroying the manager while senders write");
+      manager.reset();
+    }
+    Watchdog dog("senders seeing ChannelSend");
+    for (auto& sender : senders) sender.join();
+  }
+}
+
+}  // namespace

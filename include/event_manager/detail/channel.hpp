@@ -5,8 +5,8 @@
 #pragma once
 
 #include <atomic>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -64,6 +64,7 @@ class Channel {
   // Written only by the loop thread; read by any thread to compare with its own id.
   std::atomic<std::thread::id> loop_thread_{};
   // Senders writing the eventfd outside mutex_; raised under it while connected_.
+  // disconnect() blocks on it (atomic wait) until the last one notifies.
   std::atomic<int> writers_{0};
 
   // Guarded by mutex_.
