@@ -6,6 +6,8 @@
 // orphaned table entry, no leaked fd, no lost or phantom remote request), and
 // the next call must work.
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <future>
 #include <memory>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -899,6 +902,69 @@ TEST_F(SyscallFailure, CallBlockingWaitAbortsOnAnyOtherSemaphoreError) {
         (void)endpoint.call_blocking([](SubscriberOps<Probe>&) {});
       },
       "sem_wait failed");
+}
+
+}  // namespace
+}  // namespace event_manager
+
+namespace event_manager {
+namespace {
+
+// --- SignalFd ------------------------------------------------------------------------
+
+TEST_F(SyscallFailure, SignalFdCreateReportsTheErrnoAndLeaksNothing) {
+  sigset_t set;
+  ::sigemptyset(&set);
+  ::sigaddset(&set, SIGUSR1);
+  int points = 0;
+  for (bool from_list : {false, true}) {
+    points +=
+        for_each_failure(Sys::signalfd, {EMFILE, ENFILE, ENOMEM, ENODEV, EINVAL}, [&](int nth, int error, bool& fired) {
+          Injection inject(Sys::signalfd, nth, error);
+          auto s = from_list ? SignalFd::create({SIGUSR1}) : SignalFd::create(set);
+          fired = inject.fired();
+          if (!fired) {
+            ASSERT_TRUE(s);
+            return;
+          }
+          ASSERT_FALSE(s);
+          EXPECT_EQ(s.error(), sys_error(error));
+        });
+    expect_no_leak();
+  }
+  EXPECT_EQ(points, 2 * 5);
+}
+
+TEST_F(SyscallFailure, SignalFdReadReportsTheErrnoAndAnEmptySpanMakesNoSyscall) {
+  sigset_t set;
+  ::sigemptyset(&set);
+  ::sigaddset(&set, SIGUSR1);
+  sigset_t previous;
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &set, &previous), 0);
+  {
+    auto s = SignalFd::create(set).value();
+    ASSERT_EQ(::pthread_kill(::pthread_self(), SIGUSR1), 0);
+    {
+      Injection inject(Sys::read, 1, EIO);
+      EXPECT_EQ(s.read(std::span<::signalfd_siginfo>()).value(), 0u);
+      EXPECT_FALSE(inject.fired()) << "an empty span reached read()";
+    }
+    {
+      Injection inject(Sys::read, 1, EIO);
+      auto r = s.read();
+      EXPECT_TRUE(inject.fired());
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error(), sys_error(EIO));
+    }
+    {
+      Injection inject(Sys::read, 1, EINTR);  // retried
+      auto r = s.read();
+      EXPECT_TRUE(inject.fired());
+      ASSERT_TRUE(r) << r.error().message();  // the failed read consumed nothing
+      EXPECT_EQ(r->ssi_signo, static_cast<std::uint32_t>(SIGUSR1));
+    }
+  }
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &previous, nullptr), 0);
 }
 
 }  // namespace
