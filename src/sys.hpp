@@ -1,11 +1,12 @@
 // sys.hpp — every raw syscall the library makes, and its EINTR rule.
 //
-// Not installed. Every syscall of the compiled library goes through a function
-// here (the POSIX semaphore of RemoteEndpoint's call_blocking(), in a public
-// header, is the one exception), which gives one place to read what the
-// library asks of the kernel. The fault-injection tests wrap the libc symbols
-// called here at link time (-Wl,--wrap, tests/fault/), so each function makes
-// a plain libc call, never a raw `syscall()` that a wrapper could not see.
+// Not installed. Every syscall the library itself makes goes through a function
+// here, which gives one place to read what it asks of the kernel. Not here:
+// the futex waits inside the C++ runtime (std::mutex, std::atomic::wait) and
+// the POSIX semaphore of call_blocking(), a template in a public header. The
+// fault-injection tests wrap the libc symbols called here at link time
+// (-Wl,--wrap, tests/fault/), so each function makes a plain libc call, never
+// a raw `syscall()` that a wrapper could not see.
 //
 // EINTR rules, per call:
 //  - close(): never retried (see close_fd()).
