@@ -9,19 +9,26 @@
 // mutex in take_all() (measured: ~0.45 extra context switches per
 // call_blocking() on one CPU). The descriptor stays safe to write: a sender
 // registers in writers_ under the mutex while connected_, and disconnect(),
-// which the manager calls before it closes the eventfd, waits for writers_ to
-// drain, so a late sender never writes into a closed and reused number.
+// which the manager calls before it closes the eventfd, blocks until writers_
+// drains, so a late sender never writes into a closed and reused number.
 // kick() is rare and keeps its write under the mutex.
 #include "event_manager/detail/channel.hpp"
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iterator>
-#include <thread>
 
 #include "sys.hpp"
 
 namespace event_manager::detail {
+
+void broken_semaphore(int error) noexcept {
+  std::fprintf(stderr, "event_manager: call_blocking(): sem_wait failed: %s\n", std::strerror(error));
+  std::abort();
+}
 
 Result<void> Channel::wake_locked() {
   if (wake_pending_) return {};
@@ -43,7 +50,9 @@ Result<void> Channel::send(TaskPtr task) {
     writers_.fetch_add(1, std::memory_order_relaxed);
   }
   const Result<void> written = sys::write_u64(wake_fd_, 1);
-  writers_.fetch_sub(1, std::memory_order_release);  // done with the fd
+  // Done with the fd. The last writer out wakes a disconnect() waiting for it;
+  // notify_all() makes no syscall while nobody waits.
+  if (writers_.fetch_sub(1, std::memory_order_release) == 1) writers_.notify_all();
   if (written) return {};
   return unsend(sent, emptied, written.error());
 }
@@ -99,8 +108,14 @@ void Channel::disconnect() noexcept {
     dropped.swap(queue_);
   }
   // A sender may still be writing the eventfd outside the mutex; the manager
-  // closes it once this returns. The write is one non-blocking syscall.
-  while (writers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  // closes it once this returns. No new writer can start (connected_ is
+  // false), so the count only falls, and the one that brings it to 0 notifies.
+  // Block rather than spin: a destroyer at real-time priority spinning with
+  // yield() never lets a normal-priority sender on the same CPU finish.
+  for (int writing = writers_.load(std::memory_order_acquire); writing != 0;
+       writing = writers_.load(std::memory_order_acquire)) {
+    writers_.wait(writing, std::memory_order_acquire);
+  }
   // Destroyed outside the lock: a dropped call_blocking() request releases its
   // waiter (ChannelRecv) and fired closures are destroyed without running.
 }

@@ -54,6 +54,7 @@
 #include <string>
 #include <utility>
 
+#include "event_manager/detail/unique_fd.hpp"
 #include "sys.hpp"
 #include "timers.hpp"
 
@@ -101,27 +102,16 @@ std::uint32_t slot_index(SubscriberId id) noexcept { return static_cast<std::uin
 
 std::unexpected<std::error_code> fail(Error error) noexcept { return std::unexpected(make_error_code(error)); }
 
-/// Closes an fd unless released: keeps create() free of leaks on every path.
-class FdGuard {
- public:
-  explicit FdGuard(int fd) noexcept : fd_(fd) {}
-  ~FdGuard() { sys::close_fd(fd_); }
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy destroy, Process process) {
-  FdGuard epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
-  if (epoll_fd.get() < 0) return sys::failure();
-  FdGuard wake_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (wake_fd.get() < 0) return sys::failure();
+  const Result<int> epoll_number = sys::epoll_create1(EPOLL_CLOEXEC);
+  if (!epoll_number) return std::unexpected(epoll_number.error());
+  // Owned here until the Core exists, so that no failure path leaks them.
+  UniqueFd epoll_fd(*epoll_number);
+  const Result<int> wake_number = sys::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (!wake_number) return std::unexpected(wake_number.error());
+  UniqueFd wake_fd(*wake_number);
   if (auto added =
           sys::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), EPOLLIN | EPOLLET, key_of(1, wake_fd.get()));
       !added) {
@@ -132,19 +122,21 @@ Result<std::unique_ptr<Core>> Core::create(std::size_t ready_capacity, Destroy d
   auto channel = std::make_shared<Channel>(wake_fd.get());
   std::unique_ptr<Core> core(
       new Core(epoll_fd.get(), wake_fd.get(), ready_capacity, std::move(ready), std::move(channel), destroy, process));
-  // Cover the wake fd; every other fd gets covered by add().
-  core->cover(static_cast<std::size_t>(wake_fd.get()));
+  // From here on ~Core closes both fds: the owners here must not close them
+  // again (on a throw below, a second close() could hit another thread's new fd).
+  (void)epoll_fd.release();
+  (void)wake_fd.release();
+  // Cover the wake fd; every other fd gets covered by add(). May throw.
+  core->cover(static_cast<std::size_t>(core->wake_fd_));
   // The table accounts for every registration of ours, the wake-up's too: its
   // entry is taken (so add() of that number is FdAlreadyRegistered and can never
   // take it over through EEXIST -> MOD, note a), owned by the manager, and asks
   // for no bits, so dispatch never calls anyone for it.
-  FdEntry& wake = core->table_[static_cast<std::size_t>(wake_fd.get())];
-  wake.key = key_of(1, wake_fd.get());
+  FdEntry& wake = core->table_[static_cast<std::size_t>(core->wake_fd_)];
+  wake.key = key_of(1, core->wake_fd_);
   wake.owner = manager_owner;
   wake.kernel = EPOLLIN | EPOLLET;
-  core->wake_key_ = key_of(1, wake_fd.get());
-  epoll_fd.release();
-  wake_fd.release();
+  core->wake_key_ = wake.key;
   return core;
 }
 

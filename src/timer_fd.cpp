@@ -18,32 +18,21 @@ namespace {
 }  // namespace
 
 Result<TimerFd> TimerFd::create(clockid_t clock) {
-  const int fd = ::timerfd_create(clock, TFD_CLOEXEC | TFD_NONBLOCK);
-  if (fd < 0) return sys::failure();
-  return TimerFd(fd);
+  const Result<int> fd = sys::timerfd_create(clock, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (!fd) return std::unexpected(fd.error());
+  return TimerFd(*fd);
 }
-
-TimerFd& TimerFd::operator=(TimerFd&& other) noexcept {
-  if (this != &other) {
-    sys::close_fd(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-TimerFd::~TimerFd() { sys::close_fd(fd_); }
 
 Result<void> TimerFd::arm(std::chrono::nanoseconds first, std::chrono::nanoseconds interval) {
   if (first.count() < 0 || interval.count() < 0) {
     return std::unexpected(std::error_code(EINVAL, std::system_category()));
   }
   const ::itimerspec spec{to_timespec(interval), to_timespec(first)};
-  if (::timerfd_settime(fd_, 0, &spec, nullptr) != 0) return sys::failure();
-  return {};
+  return sys::timerfd_settime(fd_.get(), 0, spec);
 }
 
 Result<void> TimerFd::disarm() { return arm(std::chrono::nanoseconds{0}); }
 
-Result<std::uint64_t> TimerFd::read() const { return sys::read_u64(fd_); }
+Result<std::uint64_t> TimerFd::read() const { return sys::read_u64(fd_.get()); }
 
 }  // namespace event_manager

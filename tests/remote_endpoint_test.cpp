@@ -1052,3 +1052,77 @@ TEST(RemoteEndpoint, DesignDocumentMainExampleAddsASubscriberAndAnFdRemotely) {
 }
 
 }  // namespace
+
+namespace {
+
+// --- Moved-from endpoints (issue 8, defect 6) ------------------------------------------
+
+TEST(RemoteEndpoint, MovedFromEndpointReturnsChannelSendForEveryCall) {
+  auto manager = EventManager<Counter>::create().value();
+  RemoteEndpoint<Counter> constructed_from = manager.remote_endpoint();
+  RemoteEndpoint<Counter> taker(std::move(constructed_from));
+  RemoteEndpoint<Counter> assigned_from = manager.remote_endpoint();
+  taker = std::move(assigned_from);
+  Watchdog dog("calls on moved-from endpoints");
+  for (RemoteEndpoint<Counter>* moved_from : {&constructed_from, &assigned_from}) {
+    bool ran = false;
+    EXPECT_EQ(error_of(moved_from->call_blocking([&](CounterOps&) { ran = true; })),
+              make_error_code(Error::ChannelSend));
+    EXPECT_EQ(error_of(moved_from->call_blocking([&](CounterOps&) { return ran = true; })),
+              make_error_code(Error::ChannelSend));
+    Probe probe;
+    EXPECT_EQ(error_of(moved_from->fire([probe](CounterOps&) { ++*probe.calls; })),
+              make_error_code(Error::ChannelSend));
+    EXPECT_EQ(error_of(moved_from->kick()), make_error_code(Error::ChannelSend));
+    EXPECT_FALSE(ran);
+    EXPECT_EQ(*probe.calls, 0);
+    // A copy of a moved-from endpoint is as disconnected as it is.
+    RemoteEndpoint<Counter> copy = *moved_from;
+    EXPECT_EQ(error_of(copy.kick()), make_error_code(Error::ChannelSend));
+  }
+  // The endpoint moved to still reaches the manager, and a moved-from one
+  // works again once a live endpoint is assigned to it.
+  ASSERT_TRUE(taker.kick());
+  constructed_from = taker;
+  ASSERT_TRUE(constructed_from.fire([](CounterOps&) {}));
+  EXPECT_TRUE(manager.run_with_timeout(0));
+}
+
+}  // namespace
+
+namespace {
+
+// --- Destruction while senders write (issue 8, defect 6) ---------------------------------
+
+TEST(RemoteEndpoint, DestroyingTheManagerWhileSendersWriteWaitsForThemAndRefusesTheRest) {
+  // disconnect() blocks until the senders inside their eventfd write are out;
+  // run under TSan, this also checks that wait and notify order the write
+  // before the close.
+  for (int round = 0; round < 50; ++round) {
+    std::optional<EventManager<Counter>> manager(EventManager<Counter>::create().value());
+    auto endpoint = manager->remote_endpoint();
+    std::atomic<int> started{0};
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 3; ++t) {
+      senders.emplace_back([&, t] {
+        ++started;
+        for (;;) {
+          const Result<void> sent = t == 0 ? endpoint.kick() : endpoint.fire([](CounterOps&) {});
+          if (!sent) {
+            EXPECT_EQ(sent.error(), make_error_code(Error::ChannelSend));
+            return;
+          }
+        }
+      });
+    }
+    while (started.load() < 3) std::this_thread::yield();
+    {
+      Watchdog dog("destroying the manager while senders write");
+      manager.reset();
+    }
+    Watchdog dog("senders seeing ChannelSend");
+    for (auto& sender : senders) sender.join();
+  }
+}
+
+}  // namespace

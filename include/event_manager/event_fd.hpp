@@ -15,6 +15,7 @@
 
 #include <cstdint>
 
+#include "event_manager/detail/unique_fd.hpp"
 #include "event_manager/error.hpp"
 
 namespace event_manager {
@@ -24,10 +25,10 @@ class EventFd {
   /// Opens an eventfd with counter `initial`. Errors: the eventfd errno
   /// (EMFILE, ENFILE, ENOMEM, EINVAL for unknown flags).
   [[nodiscard]] static Result<EventFd> create(std::uint64_t initial = 0, int flags = EFD_CLOEXEC | EFD_NONBLOCK);
-  EventFd(EventFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  /// Closes the fd this object held, then takes `other`'s.
-  EventFd& operator=(EventFd&& other) noexcept;
-  ~EventFd();
+  EventFd(EventFd&& other) noexcept = default;
+  /// Takes `other`'s fd, then closes the one this object held.
+  EventFd& operator=(EventFd&& other) noexcept = default;
+  ~EventFd() = default;
 
   /// Adds `value` to the counter. Errors: EAGAIN when the counter would
   /// overflow (non-blocking), EINVAL for UINT64_MAX, the write errno.
@@ -37,11 +38,11 @@ class EventFd {
   /// A second EventFd on the same counter (dup(), close-on-exec).
   [[nodiscard]] Result<EventFd> try_clone() const;
   /// The descriptor, or -1 after a move.
-  int fd() const noexcept { return fd_; }
+  int fd() const noexcept { return fd_.get(); }
 
  private:
   explicit EventFd(int fd) noexcept : fd_(fd) {}
-  int fd_;
+  detail::UniqueFd fd_;
 };
 
 }  // namespace event_manager

@@ -13,6 +13,7 @@
 #include "event_manager/events.hpp"
 #include "event_manager/manager.hpp"
 #include "event_manager/remote_endpoint.hpp"
+#include "event_manager/signal_fd.hpp"
 #include "event_manager/subscriber.hpp"
 #include "event_manager/subscriber_id.hpp"
 #include "event_manager/subscriber_ops.hpp"

@@ -50,7 +50,7 @@ class EventManager final : public SubscriberOps<S> {
   [[nodiscard]] static Result<EventManager> create(std::size_t ready_events_capacity = default_ready_events_capacity);
 
   EventManager(EventManager&&) noexcept = default;
-  /// Destroys the state this manager held (as the destructor does), then takes `other`'s.
+  /// Takes `other`'s state, then destroys the one this manager held (as the destructor does; unique_ptr::reset order).
   EventManager& operator=(EventManager&&) noexcept = default;
   /// Disconnects the endpoints, destroys the subscribers (their EventOps still
   /// work in their destructors), then closes the manager's fds.

@@ -19,11 +19,14 @@
 // Requests run on the loop thread inside run(), in the order each thread sent
 // them, after the subscriber events of the batch in which the wake-up arrived.
 // Endpoints are copyable, every member is thread-safe, and they may outlive
-// the manager: calls then return Error::ChannelSend. Nothing hangs.
+// the manager: calls then return Error::ChannelSend. Nothing hangs. A
+// moved-from endpoint is connected to nothing: its calls return ChannelSend
+// too, until a live endpoint is assigned to it.
 #pragma once
 
 #include <semaphore.h>
 
+#include <cerrno>
 #include <concepts>
 #include <exception>
 #include <functional>
@@ -86,7 +89,12 @@ class Completion {
   /// Blocks until the request ran or was dropped; rethrows the closure's exception.
   Out wait() {
     while (::sem_wait(&done_) != 0) {
-      // EINTR (a signal handler ran): keep waiting.
+      // EINTR: a signal handler ran; keep waiting. Any other error (EINVAL: not
+      // a valid semaphore) breaks this class's invariant, and neither way on is
+      // safe: the loop still holds a pointer to the request in the caller's
+      // frame, so returning would let it write into a dead frame later, and
+      // retrying would spin forever. Stop the program where the fault shows.
+      if (errno != EINTR) broken_semaphore(errno);
     }
     if (exception_) std::rethrow_exception(exception_);
     if (!result_) return std::unexpected(make_error_code(Error::ChannelRecv));
@@ -180,7 +188,8 @@ class RemoteEndpoint {
   /// result (a Result<T> is passed through as it is). An exception thrown by
   /// `f` is rethrown here; the loop carries on. Errors: WouldDeadlock at once
   /// on the thread inside run() of this manager; ChannelSend if the manager is
-  /// gone; ChannelRecv if it goes away before running `f`. Still deadlocks when
+  /// gone or this endpoint was moved from; ChannelRecv if the manager goes away
+  /// before running `f`. Still deadlocks when
   /// called from a thread that will drive the manager but is not in run() yet,
   /// from a thread the loop waits on, or while holding lock() of a
   /// Synchronized subscriber of this manager.
@@ -190,6 +199,7 @@ class RemoteEndpoint {
   [[nodiscard]] call_result_t<std::decay_t<F>, S> call_blocking(F&& f) const {
     using Fn = std::decay_t<F>;
     using Out = call_result_t<Fn, S>;
+    if (!channel_) return std::unexpected(make_error_code(Error::ChannelSend));  // moved from
     if (channel_->is_loop_thread()) return std::unexpected(make_error_code(Error::WouldDeadlock));
     // The request lives here, not on the heap: this frame waits until the loop
     // has run or dropped it (a failed send drops it before returning).
@@ -201,24 +211,30 @@ class RemoteEndpoint {
 
   /// Queues `f` without waiting; works from any thread, including inside
   /// process() on the loop thread. An exception thrown by `f` leaves run().
-  /// Errors: ChannelSend if the manager is gone (f is destroyed unrun).
+  /// Errors: ChannelSend if the manager is gone (f is destroyed unrun) or this
+  /// endpoint was moved from (f is not run).
   template <class F>
     requires std::invocable<std::decay_t<F>&, SubscriberOps<S>&> && std::move_constructible<std::decay_t<F>> &&
              std::is_void_v<std::invoke_result_t<std::decay_t<F>&, SubscriberOps<S>&>>
   [[nodiscard]] Result<void> fire(F&& f) const {
+    if (!channel_) return std::unexpected(make_error_code(Error::ChannelSend));  // moved from
     return channel_->send(detail::TaskPtr(new detail::FireTask<S, std::decay_t<F>>(std::forward<F>(f))));
   }
 
   /// The run() in progress returns; if none is blocked, the next run() returns
-  /// at once. Kicks may be coalesced. ChannelSend if the manager is gone.
-  [[nodiscard]] Result<void> kick() const { return channel_->kick(); }
+  /// at once. Kicks may be coalesced. ChannelSend if the manager is gone or
+  /// this endpoint was moved from.
+  [[nodiscard]] Result<void> kick() const {
+    if (!channel_) return std::unexpected(make_error_code(Error::ChannelSend));  // moved from
+    return channel_->kick();
+  }
 
  private:
   template <SubscriberHandle>
   friend class EventManager;
   explicit RemoteEndpoint(std::shared_ptr<detail::Channel> channel) noexcept : channel_(std::move(channel)) {}
 
-  std::shared_ptr<detail::Channel> channel_;
+  std::shared_ptr<detail::Channel> channel_;  // null once moved from
 };
 
 }  // namespace event_manager

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "event_manager/detail/unique_fd.hpp"
 #include "event_manager/error.hpp"
 
 namespace event_manager {
@@ -26,10 +27,10 @@ class TimerFd {
   /// Opens a timerfd on `clock`, TFD_CLOEXEC | TFD_NONBLOCK. Errors: the
   /// timerfd_create errno (EINVAL for an unsupported clock, EMFILE, ...).
   [[nodiscard]] static Result<TimerFd> create(clockid_t clock = CLOCK_MONOTONIC);
-  TimerFd(TimerFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  /// Closes the fd this object held, then takes `other`'s.
-  TimerFd& operator=(TimerFd&& other) noexcept;
-  ~TimerFd();
+  TimerFd(TimerFd&& other) noexcept = default;
+  /// Takes `other`'s fd, then closes the one this object held.
+  TimerFd& operator=(TimerFd&& other) noexcept = default;
+  ~TimerFd() = default;
 
   /// Expires after `first`, then every `interval` (zero: once). A new arm()
   /// replaces the previous one. Errors: EINVAL for negative durations.
@@ -39,11 +40,11 @@ class TimerFd {
   /// Expirations since the last read; errc::resource_unavailable_try_again when none.
   [[nodiscard]] Result<std::uint64_t> read() const;
   /// The descriptor, or -1 after a move.
-  int fd() const noexcept { return fd_; }
+  int fd() const noexcept { return fd_.get(); }
 
  private:
   explicit TimerFd(int fd) noexcept : fd_(fd) {}
-  int fd_;
+  detail::UniqueFd fd_;
 };
 
 }  // namespace event_manager

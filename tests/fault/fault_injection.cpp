@@ -3,15 +3,20 @@
 #include "fault_injection.hpp"
 
 #include <fcntl.h>
+#include <semaphore.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdarg>
+#include <utility>
+#include <vector>
 
 namespace event_manager::fault {
 namespace {
@@ -28,8 +33,24 @@ struct Plan {
 thread_local Plan plan;
 std::atomic<std::size_t> injected{0};
 
-/// True when this call must fail (errno is then set).
+// The CloseLog of this thread, if one is alive. Its vector is reserved when
+// logging starts, and the wrapper records only within that reserve.
+thread_local std::vector<int>* close_log = nullptr;
+constexpr std::size_t close_log_reserve = 1024;
+
+struct Hook {
+  Sys sys = Sys::read;
+  void (*run)(void*) = nullptr;
+  void* context = nullptr;
+};
+thread_local Hook hook;
+
+/// True when this call must fail (errno is then set). Runs a hook first.
 bool should_fail(Sys sys) noexcept {
+  if (hook.run != nullptr && hook.sys == sys) {
+    const Hook due = std::exchange(hook, Hook{});  // once, also if the hook calls in again
+    due.run(due.context);
+  }
   if (!plan.armed || plan.fired || plan.sys != sys) return false;
   if (++plan.seen != plan.nth) return false;
   plan.fired = true;
@@ -49,8 +70,12 @@ const char* name(Sys sys) noexcept {
     case Sys::read: return "read";
     case Sys::write: return "write";
     case Sys::timerfd_create: return "timerfd_create";
+    case Sys::timerfd_settime: return "timerfd_settime";
     case Sys::fcntl: return "fcntl";
     case Sys::epoll_pwait2: return "epoll_pwait2";
+    case Sys::close: return "close";
+    case Sys::signalfd: return "signalfd";
+    case Sys::sem_wait: return "sem_wait";
   }
   return "?";
 }
@@ -63,9 +88,29 @@ bool disarm() noexcept {
   return fired;
 }
 
+void before_next(Sys sys, void (*run)(void*), void* context) noexcept { hook = Hook{sys, run, context}; }
+
 int calls_seen() noexcept { return plan.seen; }
 
 std::size_t total_injected() noexcept { return injected.load(std::memory_order_relaxed); }
+
+namespace {
+thread_local std::vector<int> close_log_storage;
+}  // namespace
+
+CloseLog::CloseLog() noexcept {
+  close_log_storage.clear();
+  close_log_storage.reserve(close_log_reserve);  // a test with no memory left has bigger problems
+  close_log = &close_log_storage;
+}
+
+CloseLog::~CloseLog() { close_log = nullptr; }
+
+const std::vector<int>& CloseLog::closed() const noexcept { return close_log_storage; }
+
+int CloseLog::close_count(int fd) const noexcept {
+  return static_cast<int>(std::count(close_log_storage.begin(), close_log_storage.end(), fd));
+}
 
 }  // namespace event_manager::fault
 
@@ -81,8 +126,12 @@ int __real_eventfd(unsigned int initval, int flags);
 ssize_t __real_read(int fd, void* buf, size_t count);
 ssize_t __real_write(int fd, const void* buf, size_t count);
 int __real_timerfd_create(int clockid, int flags);
+int __real_timerfd_settime(int fd, int flags, const struct itimerspec* new_value, struct itimerspec* old_value);
 int __real_fcntl(int fd, int cmd, ...);
 long __real_syscall(long number, ...);
+int __real_close(int fd);
+int __real_signalfd(int fd, const sigset_t* mask, int flags);
+int __real_sem_wait(sem_t* semaphore);
 
 int __wrap_epoll_create1(int flags) {
   if (should_fail(Sys::epoll_create1)) return -1;
@@ -111,6 +160,33 @@ ssize_t __wrap_write(int fd, const void* buf, size_t count) {
 int __wrap_timerfd_create(int clockid, int flags) {
   if (should_fail(Sys::timerfd_create)) return -1;
   return __real_timerfd_create(clockid, flags);
+}
+int __wrap_timerfd_settime(int fd, int flags, const struct itimerspec* new_value, struct itimerspec* old_value) {
+  if (should_fail(Sys::timerfd_settime)) return -1;
+  return __real_timerfd_settime(fd, flags, new_value, old_value);
+}
+int __wrap_signalfd(int fd, const sigset_t* mask, int flags) {
+  if (should_fail(Sys::signalfd)) return -1;
+  return __real_signalfd(fd, mask, flags);
+}
+int __wrap_sem_wait(sem_t* semaphore) {
+  if (should_fail(Sys::sem_wait)) return -1;
+  return __real_sem_wait(semaphore);
+}
+// An injected failure still closes: Linux frees the descriptor whatever
+// close() reports (see arm() in fault_injection.hpp).
+int __wrap_close(int fd) {
+  using event_manager::fault::close_log;
+  // Within the reserve, so the log never allocates (an allocation failure test
+  // may be making every allocation throw).
+  if (close_log != nullptr && close_log->size() < close_log->capacity()) close_log->push_back(fd);
+  if (should_fail(Sys::close)) {
+    const int error = errno;
+    (void)__real_close(fd);
+    errno = error;
+    return -1;
+  }
+  return __real_close(fd);
 }
 // Every fcntl command the library uses takes an int or no argument; pass the
 // variadic argument on as a long (the ABI passes int and pointer alike).

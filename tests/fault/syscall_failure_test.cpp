@@ -6,6 +6,8 @@
 // orphaned table entry, no leaked fd, no lost or phantom remote request), and
 // the next call must work.
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <future>
 #include <memory>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -1046,6 +1049,194 @@ TEST_F(SyscallFailure, PauseAndResumeMakeAtMostOneEpollCtlPerOwnFd) {
   ASSERT_TRUE(ops_b.remove(Events::empty(rig.fd(6))));
   ASSERT_TRUE(ops_b.remove(Events::empty(rig.fd(7))));
   rig.check_dispatch();
+}
+
+}  // namespace
+}  // namespace event_manager
+
+namespace event_manager {
+namespace {
+
+// --- The syscalls every path reaches: timerfd_settime() and close() ----------------
+
+TEST_F(SyscallFailure, TimerFdArmReportsSettimeFailureAndKeepsTheOldSetting) {
+  auto timer = TimerFd::create().value();
+  const int points =
+      for_each_failure(Sys::timerfd_settime, {EINVAL, EBADF, ECANCELED}, [&](int nth, int error, bool& fired) {
+        Injection inject(Sys::timerfd_settime, nth, error);
+        auto armed = timer.arm(std::chrono::nanoseconds(1));
+        fired = inject.fired();
+        if (!fired) {  // armed for real: back to disarmed
+          ASSERT_TRUE(armed);
+          ASSERT_TRUE(timer.disarm());
+          return;
+        }
+        ASSERT_FALSE(armed);
+        EXPECT_EQ(armed.error(), sys_error(error));
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        auto read = timer.read();  // still disarmed: nothing expired
+        ASSERT_FALSE(read);
+        EXPECT_EQ(read.error(), std::errc::resource_unavailable_try_again);
+      });
+  EXPECT_EQ(points, 3);
+  ASSERT_TRUE(timer.disarm());  // disarm() goes through the same call
+  Injection inject(Sys::timerfd_settime, 1, EINVAL);
+  EXPECT_EQ(timer.disarm().error(), sys_error(EINVAL));
+  EXPECT_TRUE(inject.fired());
+}
+
+TEST_F(SyscallFailure, EveryCloseGoesThroughTheSeamOnce) {
+  auto manager = Manager::create().value();
+  const int epoll_number = manager.epoll_fd();
+  auto event_fd = EventFd::create().value();
+  auto timer_fd = TimerFd::create().value();
+  const int event_number = event_fd.fd();
+  const int timer_number = timer_fd.fd();
+  const std::set<int> opened_here = {epoll_number, event_number, timer_number};
+  fault::CloseLog log;
+  {
+    auto gone = std::move(manager);
+  }
+  {
+    auto gone = std::move(event_fd);
+  }
+  {
+    auto gone = std::move(timer_fd);
+  }
+  for (int fd : opened_here) EXPECT_EQ(log.close_count(fd), 1) << "fd " << fd;
+  // The manager's wake-up eventfd is the one other number it closed.
+  EXPECT_EQ(log.closed().size(), 4u);
+  for (int fd : log.closed()) EXPECT_EQ(log.close_count(fd), 1) << "fd " << fd << " closed twice";
+}
+
+TEST_F(SyscallFailure, CloseFailureIsIgnoredAndTheFdIsGone) {
+  for (int error : {EINTR, EIO, EBADF}) {
+    SCOPED_TRACE(errno_name(error));
+    auto event_fd = EventFd::create().value();
+    const int number = event_fd.fd();
+    {
+      Injection inject(Sys::close, 1, error);
+      {
+        auto gone = std::move(event_fd);
+      }
+      EXPECT_TRUE(inject.fired());
+    }
+    EXPECT_EQ(::fcntl(number, F_GETFD), -1);  // closed once, not retried, not leaked
+    auto manager = Manager::create();
+    ASSERT_TRUE(manager);
+    Injection inject(Sys::close, 1, error);  // the first of the manager's two closes fails
+    {
+      auto gone = std::move(*manager);
+    }
+    EXPECT_TRUE(inject.fired());
+    expect_no_leak();
+  }
+}
+
+}  // namespace
+}  // namespace event_manager
+
+namespace event_manager {
+namespace {
+
+// --- call_blocking()'s semaphore ---------------------------------------------------
+
+TEST_F(SyscallFailure, CallBlockingWaitRetriesAfterEintr) {
+  auto m = Manager::create().value();
+  auto endpoint = m.remote_endpoint();
+  std::atomic<bool> stop{false};
+  std::thread loop([&] {
+    while (!stop.load()) ASSERT_TRUE(m.run_with_timeout(10));
+  });
+  {
+    Injection inject(Sys::sem_wait, 1, EINTR);
+    auto answer = endpoint.call_blocking([](SubscriberOps<Probe>&) { return 42; });
+    EXPECT_TRUE(inject.fired());
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(*answer, 42);
+  }
+  stop = true;
+  ASSERT_TRUE(endpoint.kick());
+  loop.join();
+}
+
+TEST_F(SyscallFailure, CallBlockingWaitAbortsOnAnyOtherSemaphoreError) {
+  // sem_wait() fails otherwise only for an invalid semaphore. The request still
+  // points into the caller's frame, so returning would let the loop write into
+  // a dead frame, and retrying would spin forever: the program stops, loudly.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        ::alarm(10);  // bounds the wait of a build that retries: killed by SIGALRM, a wrong death
+        auto m = Manager::create().value();
+        auto endpoint = m.remote_endpoint();
+        Injection inject(Sys::sem_wait, 1, EINVAL);
+        (void)endpoint.call_blocking([](SubscriberOps<Probe>&) {});
+      },
+      "sem_wait failed");
+}
+
+}  // namespace
+}  // namespace event_manager
+
+namespace event_manager {
+namespace {
+
+// --- SignalFd ------------------------------------------------------------------------
+
+TEST_F(SyscallFailure, SignalFdCreateReportsTheErrnoAndLeaksNothing) {
+  sigset_t set;
+  ::sigemptyset(&set);
+  ::sigaddset(&set, SIGUSR1);
+  int points = 0;
+  for (bool from_list : {false, true}) {
+    points +=
+        for_each_failure(Sys::signalfd, {EMFILE, ENFILE, ENOMEM, ENODEV, EINVAL}, [&](int nth, int error, bool& fired) {
+          Injection inject(Sys::signalfd, nth, error);
+          auto s = from_list ? SignalFd::create({SIGUSR1}) : SignalFd::create(set);
+          fired = inject.fired();
+          if (!fired) {
+            ASSERT_TRUE(s);
+            return;
+          }
+          ASSERT_FALSE(s);
+          EXPECT_EQ(s.error(), sys_error(error));
+        });
+    expect_no_leak();
+  }
+  EXPECT_EQ(points, 2 * 5);
+}
+
+TEST_F(SyscallFailure, SignalFdReadReportsTheErrnoAndAnEmptySpanMakesNoSyscall) {
+  sigset_t set;
+  ::sigemptyset(&set);
+  ::sigaddset(&set, SIGUSR1);
+  sigset_t previous;
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &set, &previous), 0);
+  {
+    auto s = SignalFd::create(set).value();
+    ASSERT_EQ(::pthread_kill(::pthread_self(), SIGUSR1), 0);
+    {
+      Injection inject(Sys::read, 1, EIO);
+      EXPECT_EQ(s.read(std::span<::signalfd_siginfo>()).value(), 0u);
+      EXPECT_FALSE(inject.fired()) << "an empty span reached read()";
+    }
+    {
+      Injection inject(Sys::read, 1, EIO);
+      auto r = s.read();
+      EXPECT_TRUE(inject.fired());
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error(), sys_error(EIO));
+    }
+    {
+      Injection inject(Sys::read, 1, EINTR);  // retried
+      auto r = s.read();
+      EXPECT_TRUE(inject.fired());
+      ASSERT_TRUE(r) << r.error().message();  // the failed read consumed nothing
+      EXPECT_EQ(r->ssi_signo, static_cast<std::uint32_t>(SIGUSR1));
+    }
+  }
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &previous, nullptr), 0);
 }
 
 }  // namespace

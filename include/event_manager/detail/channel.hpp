@@ -16,6 +16,10 @@
 
 namespace event_manager::detail {
 
+/// Reports a failed sem_wait() of a call_blocking() caller (`error` is its
+/// errno, not EINTR) on stderr and aborts: see Completion::wait().
+[[noreturn]] void broken_semaphore(int error) noexcept;
+
 class Channel {
  public:
   explicit Channel(int wake_fd) noexcept : wake_fd_(wake_fd) {}
@@ -61,6 +65,7 @@ class Channel {
   // Written only by the loop thread; read by any thread to compare with its own id.
   std::atomic<std::thread::id> loop_thread_{};
   // Senders writing the eventfd outside mutex_; raised under it while connected_.
+  // disconnect() blocks on it (atomic wait) until the last one notifies.
   std::atomic<int> writers_{0};
 
   // Guarded by mutex_.
