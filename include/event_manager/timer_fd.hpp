@@ -21,14 +21,17 @@
 
 namespace event_manager {
 
+/// A move-only owner of a Linux timerfd, opened TFD_CLOEXEC | TFD_NONBLOCK.
 class TimerFd {
  public:
   /// Opens a timerfd on `clock`, TFD_CLOEXEC | TFD_NONBLOCK. Errors: the
   /// timerfd_create errno (EINVAL for an unsupported clock, EMFILE, ...).
   [[nodiscard]] static Result<TimerFd> create(clockid_t clock = CLOCK_MONOTONIC);
+  /// Takes `other`'s fd; `other` is left holding -1.
   TimerFd(TimerFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   /// Closes the fd this object held, then takes `other`'s.
   TimerFd& operator=(TimerFd&& other) noexcept;
+  /// Closes the fd, if this object still holds one.
   ~TimerFd();
 
   /// Expires after `first`, then every `interval` (zero: once). A new arm()
