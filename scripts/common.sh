@@ -13,8 +13,9 @@ EM_FUZZ_PACKAGES=("${EM_BUILD_PACKAGES[@]}" clang-19 libclang-rt-19-dev libfuzze
 # What the benchmark suite and its report need (scripts/bench.sh); the peers are benchmark-only.
 EM_BENCH_PACKAGES=("${EM_BUILD_PACKAGES[@]}" python3 libbenchmark-dev libevent-dev libev-dev libuv1-dev
   gnuplot-nox valgrind strace)
-# What scripts/test.sh needs: all of the above (it also checks that the benchmarks compile).
-EM_TEST_PACKAGES=("${EM_FUZZ_PACKAGES[@]}" "${EM_BENCH_PACKAGES[@]:${#EM_BUILD_PACKAGES[@]}}")
+# What scripts/test.sh needs: all of the above (it also checks that the benchmarks compile),
+# and Doxygen for the API reference (the docs preset).
+EM_TEST_PACKAGES=("${EM_FUZZ_PACKAGES[@]}" "${EM_BENCH_PACKAGES[@]:${#EM_BUILD_PACKAGES[@]}}" doxygen)
 
 em_log() {
   printf '\n==> %s\n' "$*"

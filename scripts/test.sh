@@ -8,8 +8,10 @@
 #    builds with -j2 and runs ctest -j2. The dev preset also runs the packaging
 #    tests (install into a temporary prefix, find_package, pkg-config,
 #    add_subdirectory); every preset runs the examples as tests.
-# 3. Runs the reliability checks (fuzzing and a 30-second soak) when present.
-# 4. Prints "N passed, M failed" as its last line: N counts the ctest tests
+# 3. Builds the API reference (docs preset: Doxygen, warnings are errors) and
+#    checks that the benchmarks compile.
+# 4. Runs the reliability checks (fuzzing and a 30-second soak) when present.
+# 5. Prints "N passed, M failed" as its last line: N counts the ctest tests
 #    that passed over all presets, M the failed tests plus any failed step
 #    (configure, build, fuzz, soak). Exits non-zero if M > 0.
 #
@@ -73,6 +75,9 @@ done
 # The benchmarks are not run here (they are no tests: see scripts/bench.sh),
 # but they must keep compiling against the library.
 step "bench configure" cmake --preset bench && step "bench build" cmake --build --preset bench -j2 || true
+
+# The API reference: Doxygen over the public headers; an undocumented public name fails it.
+step "docs configure" cmake --preset docs && step "docs build" cmake --build --preset docs || true
 
 # --- Reliability (issue 5) ---
 # Model-based fuzzing under ASan+UBSan for a fixed number of executions (about

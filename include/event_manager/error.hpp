@@ -51,5 +51,6 @@ using Result = std::expected<T, std::error_code>;
 
 }  // namespace event_manager
 
+/// Makes `Error` an error-code enum: it converts to std::error_code and compares with `==`.
 template <>
 struct std::is_error_code_enum<event_manager::Error> : std::true_type {};

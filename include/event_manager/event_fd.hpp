@@ -20,14 +20,17 @@
 
 namespace event_manager {
 
+/// A move-only owner of a Linux eventfd (a 64-bit counter that is readable while non-zero).
 class EventFd {
  public:
   /// Opens an eventfd with counter `initial`. Errors: the eventfd errno
   /// (EMFILE, ENFILE, ENOMEM, EINVAL for unknown flags).
   [[nodiscard]] static Result<EventFd> create(std::uint64_t initial = 0, int flags = EFD_CLOEXEC | EFD_NONBLOCK);
+  /// Takes `other`'s fd; `other` is left holding -1.
   EventFd(EventFd&& other) noexcept = default;
   /// Takes `other`'s fd, then closes the one this object held.
   EventFd& operator=(EventFd&& other) noexcept = default;
+  /// Closes the fd, if this object still holds one.
   ~EventFd() = default;
 
   /// Adds `value` to the counter. Errors: EAGAIN when the counter would

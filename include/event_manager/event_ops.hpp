@@ -106,6 +106,7 @@ class EventOps {
   [[nodiscard]] Result<void> remove_timer(TimerId timer);
   /// The next deadline as armed (a past one is not moved to now), or nullopt while disarmed.
   [[nodiscard]] Result<std::optional<TimerClock::time_point>> timer_deadline(TimerId timer) const;
+  /// The subscriber this handle acts for.
   SubscriberId subscriber_id() const noexcept { return id_; }
 
  private:

@@ -35,6 +35,7 @@ class Events {
  public:
   /// `events` on `fd`, with data() == 0.
   constexpr Events(int fd, EventSet events) noexcept : fd_(fd), events_(events) {}
+  /// `events` on `fd`, carrying `data` (given back in process()).
   static constexpr Events with_data(int fd, std::uint32_t data, EventSet events) noexcept {
     Events e(fd, events);
     e.data_ = data;
@@ -43,19 +44,25 @@ class Events {
   /// No flags, data 0: what remove() needs.
   static constexpr Events empty(int fd) noexcept { return Events(fd, EventSet()); }
 
+  /// As Events(int, EventSet), with `source.fd()`.
   template <AsFd F>
   constexpr Events(const F& source, EventSet events) noexcept : Events(static_cast<int>(source.fd()), events) {}
+  /// As with_data(int, std::uint32_t, EventSet), with `source.fd()`.
   template <AsFd F>
   static constexpr Events with_data(const F& source, std::uint32_t data, EventSet events) noexcept {
     return with_data(static_cast<int>(source.fd()), data, events);
   }
+  /// As empty(int), with `source.fd()`.
   template <AsFd F>
   static constexpr Events empty(const F& source) noexcept {
     return empty(static_cast<int>(source.fd()));
   }
 
+  /// The file descriptor; -1 for a timer expiry.
   constexpr int fd() const noexcept { return fd_; }
+  /// The 32 bits of user data, as registered (or as given to add_timer()).
   constexpr std::uint32_t data() const noexcept { return data_; }
+  /// The flags of interest; in process(), what was reported ready.
   constexpr EventSet event_set() const noexcept { return events_; }
   /// A timer expiry: event_set() contains EventSet::timer (and fd() is -1).
   /// Check it before dispatching on data(): a timer's data may equal an fd's.
@@ -75,6 +82,7 @@ class Events {
                      EventSet::from_bits(ev.events));
   }
 
+  /// Equal when fd, data and event set are.
   friend bool operator==(const Events&, const Events&) = default;
 
  private:

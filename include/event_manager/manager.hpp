@@ -36,10 +36,16 @@
 
 namespace event_manager {
 
+/// The ready-list capacity create() uses by default: at most this many events per run().
 inline constexpr std::size_t default_ready_events_capacity = 256;
 /// epoll_wait takes the buffer length as an int.
 inline constexpr std::size_t max_ready_events_capacity = INT_MAX / sizeof(::epoll_event);
 
+/// The event loop: holds subscribers of type `S`, waits on epoll and calls the
+/// owning subscriber's process() for each ready event, timer expiry and
+/// injected event, then runs the requests sent through remote_endpoint().
+/// Move-only; one thread at a time drives it. The SubscriberOps overrides are
+/// documented there.
 template <SubscriberHandle S>
 class EventManager final : public SubscriberOps<S> {
  public:
@@ -49,6 +55,7 @@ class EventManager final : public SubscriberOps<S> {
   /// of epoll_create1 or eventfd (then nothing stays open).
   [[nodiscard]] static Result<EventManager> create(std::size_t ready_events_capacity = default_ready_events_capacity);
 
+  /// Takes `other`'s state; `other` may then only be destroyed or assigned to.
   EventManager(EventManager&&) noexcept = default;
   /// Takes `other`'s state, then destroys the one this manager held (as the destructor does; unique_ptr::reset order).
   EventManager& operator=(EventManager&&) noexcept = default;

@@ -170,7 +170,7 @@ class FireTask final : public Task {
 
 }  // namespace detail
 
-/// R = std::invoke_result_t<F&, SubscriberOps<S>&>: Result<T> if R is Result<T>;
+/// R = `std::invoke_result_t<F&, SubscriberOps<S>&>`: Result<T> if R is Result<T>;
 /// Result<void> if R is void; Result<R> otherwise.
 template <class F, class S>
 using call_result_t = typename detail::call_result<std::invoke_result_t<F&, SubscriberOps<S>&>>::type;
@@ -179,9 +179,13 @@ using call_result_t = typename detail::call_result<std::invoke_result_t<F&, Subs
 template <SubscriberHandle S>
 class RemoteEndpoint {
  public:
+  /// Copies share the manager's request channel.
   RemoteEndpoint(const RemoteEndpoint&) noexcept = default;
+  /// Moves the handle to the request channel.
   RemoteEndpoint(RemoteEndpoint&&) noexcept = default;
+  /// Shares `other`'s request channel.
   RemoteEndpoint& operator=(const RemoteEndpoint&) noexcept = default;
+  /// Takes `other`'s request channel.
   RemoteEndpoint& operator=(RemoteEndpoint&&) noexcept = default;
 
   /// Runs `f(SubscriberOps<S>&)` on the loop thread during run() and returns its

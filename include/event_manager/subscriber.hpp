@@ -50,7 +50,9 @@ concept SubscriberHandle =
 class MutEventSubscriber {
  public:
   virtual ~MutEventSubscriber() = default;
+  /// Called once by add_subscriber(): register the fds and timers.
   virtual void init(EventOps& ops) = 0;
+  /// Called for each ready event, timer expiry or injected event of this subscriber.
   virtual void process(Events events, EventOps& ops) = 0;
 };
 
@@ -58,7 +60,9 @@ class MutEventSubscriber {
 class EventSubscriber {
  public:
   virtual ~EventSubscriber() = default;
+  /// Called once by add_subscriber(): register the fds and timers.
   virtual void init(EventOps& ops) const = 0;
+  /// Called for each ready event, timer expiry or injected event of this subscriber.
   virtual void process(Events events, EventOps& ops) const = 0;
 };
 
@@ -71,7 +75,9 @@ class Synchronized final : public EventSubscriber {
   /// Holds the mutex for its lifetime; operator-> and operator* give T&.
   class Guard {
    public:
+    /// The guarded T.
     T* operator->() const noexcept { return value_; }
+    /// The guarded T.
     T& operator*() const noexcept { return *value_; }
 
    private:
@@ -85,8 +91,11 @@ class Synchronized final : public EventSubscriber {
   template <class... Args>
   explicit Synchronized(Args&&... args) : value_(std::forward<Args>(args)...) {}
 
+  /// Locks the mutex; the Guard gives access to T until it is destroyed.
   Guard lock() const { return Guard(mutex_, value_); }
+  /// Locks the mutex and calls T::init().
   void init(EventOps& ops) const override { lock()->init(ops); }
+  /// Locks the mutex and calls T::process().
   void process(Events events, EventOps& ops) const override { lock()->process(events, ops); }
 
  private:

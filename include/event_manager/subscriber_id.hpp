@@ -26,8 +26,11 @@ class SubscriberId {
  public:
   /// The null id.
   constexpr SubscriberId() noexcept = default;
+  /// The id as a number (0 for the null id), e.g. for logs.
   constexpr std::uint64_t value() const noexcept { return value_; }
+  /// Equal when they name the same subscriber.
   friend constexpr bool operator==(SubscriberId, SubscriberId) noexcept = default;
+  /// Ordered by value(): ids issued later compare greater.
   friend constexpr auto operator<=>(SubscriberId, SubscriberId) noexcept = default;
 
  private:
@@ -39,8 +42,10 @@ class SubscriberId {
 
 }  // namespace event_manager
 
+/// Hashes a SubscriberId by its value(), for unordered containers.
 template <>
 struct std::hash<event_manager::SubscriberId> {
+  /// The hash of id.value().
   std::size_t operator()(event_manager::SubscriberId id) const noexcept {
     return std::hash<std::uint64_t>{}(id.value());
   }

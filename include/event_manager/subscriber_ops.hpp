@@ -17,7 +17,7 @@
 
 namespace event_manager {
 
-/// Implemented only by EventManager<S>. Loop thread only.
+/// Implemented only by EventManager\<S\>. Loop thread only.
 template <SubscriberHandle S>
 class SubscriberOps {
  public:

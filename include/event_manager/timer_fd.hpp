@@ -22,14 +22,17 @@
 
 namespace event_manager {
 
+/// A move-only owner of a Linux timerfd, opened TFD_CLOEXEC | TFD_NONBLOCK.
 class TimerFd {
  public:
   /// Opens a timerfd on `clock`, TFD_CLOEXEC | TFD_NONBLOCK. Errors: the
   /// timerfd_create errno (EINVAL for an unsupported clock, EMFILE, ...).
   [[nodiscard]] static Result<TimerFd> create(clockid_t clock = CLOCK_MONOTONIC);
+  /// Takes `other`'s fd; `other` is left holding -1.
   TimerFd(TimerFd&& other) noexcept = default;
   /// Takes `other`'s fd, then closes the one this object held.
   TimerFd& operator=(TimerFd&& other) noexcept = default;
+  /// Closes the fd, if this object still holds one.
   ~TimerFd() = default;
 
   /// Expires after `first`, then every `interval` (zero: once). A new arm()

@@ -27,8 +27,11 @@ class TimerId {
  public:
   /// The null id.
   constexpr TimerId() noexcept = default;
+  /// The id as a number (0 for the null id), e.g. for logs.
   constexpr std::uint64_t value() const noexcept { return value_; }
+  /// Equal when they name the same timer.
   friend constexpr bool operator==(TimerId, TimerId) noexcept = default;
+  /// Ordered by value(): ids issued later compare greater.
   friend constexpr auto operator<=>(TimerId, TimerId) noexcept = default;
 
  private:
@@ -40,7 +43,9 @@ class TimerId {
 
 }  // namespace event_manager
 
+/// Hashes a TimerId by its value(), for unordered containers.
 template <>
 struct std::hash<event_manager::TimerId> {
+  /// The hash of id.value().
   std::size_t operator()(event_manager::TimerId id) const noexcept { return std::hash<std::uint64_t>{}(id.value()); }
 };
