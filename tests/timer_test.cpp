@@ -839,6 +839,24 @@ TEST_F(Timer, APausedSubscribersTimerThatComesDueDoesNotKeepRunFromBlocking) {
   EXPECT_EQ(fired.size(), 1u);
 }
 
+// Arming a timer due now outside run() writes the wake-up eventfd (timers.cpp,
+// fact c); a pause() that takes that timer out of dispatch must not leave
+// that wake-up behind to end the next run() at once.
+TEST_F(Timer, APausedSubscribersAlreadyDueTimerDoesNotKeepRunFromBlocking) {
+  const SubscriberId id = add_recorder();
+  const TimerId t = add_timer(ops(id), 1);
+  ASSERT_TRUE(ops(id).arm_timer(t, 0ns).has_value());  // due now, outside run()
+  ASSERT_TRUE(manager.pause(id).has_value());
+  Clock::duration took{};
+  EXPECT_EQ(run(100, &took), 0u);
+  EXPECT_GE(took, 100ms) << "run() returned early for a paused subscriber's timer";
+  EXPECT_FALSE(readable(manager.epoll_fd()));
+  EXPECT_TRUE(fired.empty());
+  ASSERT_TRUE(manager.resume(id).has_value());
+  EXPECT_GE(run(0), 1u);
+  EXPECT_EQ(fired.size(), 1u);
+}
+
 TEST_F(Timer, PausingFromAnEarlierCallbackOfTheSameRunDefersTheTimer) {
   SubscriberId b;
   const SubscriberId a = add_recorder([&](Events e, EventOps&) {
