@@ -49,6 +49,7 @@ const char* name(Sys sys) noexcept {
     case Sys::write: return "write";
     case Sys::timerfd_create: return "timerfd_create";
     case Sys::fcntl: return "fcntl";
+    case Sys::timerfd_settime: return "timerfd_settime";
   }
   return "?";
 }
@@ -118,6 +119,12 @@ int __wrap_fcntl(int fd, int cmd, ...) {
   va_end(args);
   if (should_fail(Sys::fcntl)) return -1;
   return __real_fcntl(fd, cmd, arg);
+}
+
+int __real_timerfd_settime(int fd, int flags, const struct itimerspec* value, struct itimerspec* old);
+int __wrap_timerfd_settime(int fd, int flags, const struct itimerspec* value, struct itimerspec* old) {
+  if (should_fail(Sys::timerfd_settime)) return -1;
+  return __real_timerfd_settime(fd, flags, value, old);
 }
 
 }  // extern "C"

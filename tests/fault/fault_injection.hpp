@@ -12,7 +12,7 @@
 
 namespace event_manager::fault {
 
-enum class Sys { epoll_create1, epoll_ctl, epoll_wait, eventfd, read, write, timerfd_create, fcntl };
+enum class Sys { epoll_create1, epoll_ctl, epoll_wait, eventfd, read, write, timerfd_create, fcntl, timerfd_settime };
 const char* name(Sys sys) noexcept;
 
 /// On this thread, makes the `nth` call (1-based) of `sys` from now fail with

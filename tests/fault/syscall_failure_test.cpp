@@ -6,6 +6,7 @@
 // orphaned table entry, no leaked fd, no lost or phantom remote request), and
 // the next call must work.
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -62,9 +64,7 @@ std::string errno_name(int e) {
 /// Prints the number of failure points injected when the program ends.
 class CountReporter : public ::testing::Environment {
  public:
-  void TearDown() override {
-    std::printf("[fault] failure points injected: %zu\n", fault::total_injected());
-  }
+  void TearDown() override { std::printf("[fault] failure points injected: %zu\n", fault::total_injected()); }
 };
 [[maybe_unused]] const auto* const reporter = ::testing::AddGlobalTestEnvironment(new CountReporter);
 
@@ -186,8 +186,7 @@ int for_each_failure(Sys sys, const std::vector<int>& errors, Body body) {
   int points = 0;
   for (int error : errors) {
     for (int nth = 1;; ++nth) {
-      SCOPED_TRACE(std::string(fault::name(sys)) + " call " + std::to_string(nth) + " fails with " +
-                   errno_name(error));
+      SCOPED_TRACE(std::string(fault::name(sys)) + " call " + std::to_string(nth) + " fails with " + errno_name(error));
       bool fired = false;
       body(nth, error, fired);
       if (::testing::Test::HasFatalFailure() || !fired) break;
@@ -242,27 +241,27 @@ TEST_F(SyscallFailure, CreateReportsEveryFailureAndLeaksNothing) {
 // --- add() -----------------------------------------------------------------------
 
 TEST_F(SyscallFailure, AddLeavesNothingRegisteredAndNextAddWorks) {
-  const int points = for_each_failure(
-      Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ELOOP, ENOENT, EEXIST},
-      [&](int nth, int error, bool& fired) {
-        Rig rig;
-        const auto before = rig.snapshot();
-        auto ops = rig.ops(rig.a);
-        {
-          Injection inject(Sys::epoll_ctl, nth, error);
-          auto r = ops.add(Events::with_data(rig.fd(6), 66, EventSet::in));
-          fired = inject.fired();
-          if (!fired) return;
-          ASSERT_FALSE(r);
-          // An injected EEXIST makes the manager try to take a leftover
-          // registration over with MOD, which the kernel refuses (ENOENT).
-          EXPECT_EQ(r.error(), sys_error(error == EEXIST ? ENOENT : error));
-        }
-        EXPECT_EQ(rig.snapshot(), before);
-        rig.check_dispatch();
-        ASSERT_TRUE(ops.add(Events::with_data(rig.fd(6), 66, EventSet::in)));  // no orphaned entry
-        rig.check_dispatch();
-      });
+  const int points =
+      for_each_failure(Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ELOOP, ENOENT, EEXIST},
+                       [&](int nth, int error, bool& fired) {
+                         Rig rig;
+                         const auto before = rig.snapshot();
+                         auto ops = rig.ops(rig.a);
+                         {
+                           Injection inject(Sys::epoll_ctl, nth, error);
+                           auto r = ops.add(Events::with_data(rig.fd(6), 66, EventSet::in));
+                           fired = inject.fired();
+                           if (!fired) return;
+                           ASSERT_FALSE(r);
+                           // An injected EEXIST makes the manager try to take a leftover
+                           // registration over with MOD, which the kernel refuses (ENOENT).
+                           EXPECT_EQ(r.error(), sys_error(error == EEXIST ? ENOENT : error));
+                         }
+                         EXPECT_EQ(rig.snapshot(), before);
+                         rig.check_dispatch();
+                         ASSERT_TRUE(ops.add(Events::with_data(rig.fd(6), 66, EventSet::in)));  // no orphaned entry
+                         rig.check_dispatch();
+                       });
   EXPECT_EQ(points, 8);
 }
 
@@ -270,35 +269,35 @@ TEST_F(SyscallFailure, AddTakingOverALeftoverRegistrationFailsCleanly) {
   // fd 0 is closed behind the manager's back while a dup keeps the file
   // open, then removed: the kernel keeps (file, fd 0). Re-adding the same
   // file under the same number takes it over: ADD (EEXIST) then MOD.
-  int points = for_each_failure(
-      Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ENOENT}, [&](int nth, int error, bool& fired) {
-        Rig rig;
-        const int x = rig.fd(0);
-        auto dup = rig.fds[0].try_clone().value();
-        ASSERT_EQ(::close(x), 0);
-        auto ops = rig.ops(rig.a);
-        ASSERT_TRUE(ops.remove(Events::empty(x)));  // EBADF from the kernel: freed anyway
-        ASSERT_EQ(::dup2(dup.fd(), x), x);           // the same file under the same number
-        const auto before = rig.snapshot();
-        {
-          Injection inject(Sys::epoll_ctl, nth, error);
-          auto r = ops.add(Events::with_data(x, 7, EventSet::in));
-          fired = inject.fired();
-          if (!fired) {
-            ASSERT_TRUE(r);
-            return;
-          }
-          ASSERT_FALSE(r);
-          EXPECT_EQ(r.error(), sys_error(error));
-        }
-        EXPECT_EQ(rig.snapshot(), before);
-        // The leftover still reports (run returns) but is never dispatched.
-        rig.check_dispatch();
-        ASSERT_TRUE(ops.add(Events::with_data(x, 7, EventSet::in)));
-        rig.check_dispatch();
-        ASSERT_TRUE(ops.remove(Events::empty(x)));
-        // rig.fds[0] still owns number x and closes it.
-      });
+  int points = for_each_failure(Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, EINVAL, EPERM, ENOENT},
+                                [&](int nth, int error, bool& fired) {
+                                  Rig rig;
+                                  const int x = rig.fd(0);
+                                  auto dup = rig.fds[0].try_clone().value();
+                                  ASSERT_EQ(::close(x), 0);
+                                  auto ops = rig.ops(rig.a);
+                                  ASSERT_TRUE(ops.remove(Events::empty(x)));  // EBADF from the kernel: freed anyway
+                                  ASSERT_EQ(::dup2(dup.fd(), x), x);          // the same file under the same number
+                                  const auto before = rig.snapshot();
+                                  {
+                                    Injection inject(Sys::epoll_ctl, nth, error);
+                                    auto r = ops.add(Events::with_data(x, 7, EventSet::in));
+                                    fired = inject.fired();
+                                    if (!fired) {
+                                      ASSERT_TRUE(r);
+                                      return;
+                                    }
+                                    ASSERT_FALSE(r);
+                                    EXPECT_EQ(r.error(), sys_error(error));
+                                  }
+                                  EXPECT_EQ(rig.snapshot(), before);
+                                  // The leftover still reports (run returns) but is never dispatched.
+                                  rig.check_dispatch();
+                                  ASSERT_TRUE(ops.add(Events::with_data(x, 7, EventSet::in)));
+                                  rig.check_dispatch();
+                                  ASSERT_TRUE(ops.remove(Events::empty(x)));
+                                  // rig.fds[0] still owns number x and closes it.
+                                });
   EXPECT_EQ(points, 12);  // the ADD and the MOD, six errors each
 }
 
@@ -318,8 +317,8 @@ TEST_F(SyscallFailure, ModifyKeepsTheOldRegistrationInForce) {
   };
   for (const Change& change : changes) {
     SCOPED_TRACE(change.what);
-    const int points = for_each_failure(
-        Sys::epoll_ctl, {ENOMEM, EBADF, EINVAL, ENOENT, EPERM}, [&](int nth, int error, bool& fired) {
+    const int points =
+        for_each_failure(Sys::epoll_ctl, {ENOMEM, EBADF, EINVAL, ENOENT, EPERM}, [&](int nth, int error, bool& fired) {
           Rig rig;
           auto ops = rig.ops(rig.a);
           if (change.from != EventSet::in) {
@@ -356,25 +355,24 @@ TEST_F(SyscallFailure, ModifyKeepsTheOldRegistrationInForce) {
 // --- remove() --------------------------------------------------------------------
 
 TEST_F(SyscallFailure, RemoveKeepsTheRegistrationOnUnexpectedErrors) {
-  const int points =
-      for_each_failure(Sys::epoll_ctl, {ENOMEM, EINVAL, EPERM}, [&](int nth, int error, bool& fired) {
-        Rig rig;
-        auto ops = rig.ops(rig.a);
-        const auto before = rig.snapshot();
-        {
-          Injection inject(Sys::epoll_ctl, nth, error);
-          auto r = ops.remove(Events::empty(rig.fd(1)));
-          fired = inject.fired();
-          if (!fired) return;
-          ASSERT_FALSE(r);
-          EXPECT_EQ(r.error(), sys_error(error));
-        }
-        EXPECT_EQ(rig.snapshot(), before);  // still registered, still dispatched
-        rig.check_dispatch();
-        ASSERT_TRUE(ops.remove(Events::empty(rig.fd(1))));
-        EXPECT_EQ(ops.registered(rig.fd(1)).error(), make_error_code(Error::FdNotRegistered));
-        rig.check_dispatch();
-      });
+  const int points = for_each_failure(Sys::epoll_ctl, {ENOMEM, EINVAL, EPERM}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    auto ops = rig.ops(rig.a);
+    const auto before = rig.snapshot();
+    {
+      Injection inject(Sys::epoll_ctl, nth, error);
+      auto r = ops.remove(Events::empty(rig.fd(1)));
+      fired = inject.fired();
+      if (!fired) return;
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error(), sys_error(error));
+    }
+    EXPECT_EQ(rig.snapshot(), before);  // still registered, still dispatched
+    rig.check_dispatch();
+    ASSERT_TRUE(ops.remove(Events::empty(rig.fd(1))));
+    EXPECT_EQ(ops.registered(rig.fd(1)).error(), make_error_code(Error::FdNotRegistered));
+    rig.check_dispatch();
+  });
   EXPECT_EQ(points, 3);
 }
 
@@ -404,31 +402,30 @@ TEST_F(SyscallFailure, RemoveTreatsEbadfAndEnoentAsGone) {
 // --- remove_subscriber() ---------------------------------------------------------
 
 TEST_F(SyscallFailure, RemoveSubscriberSucceedsWhateverDelReturns) {
-  const int points =
-      for_each_failure(Sys::epoll_ctl, {EBADF, ENOENT, ENOMEM}, [&](int nth, int error, bool& fired) {
-        Rig rig;
-        const auto b_before = [&] {
-          auto s = rig.snapshot();
-          return std::vector<std::string>(s.begin() + 8, s.end());
-        }();
-        {
-          Injection inject(Sys::epoll_ctl, nth, error);
-          auto removed = rig.m.remove_subscriber(rig.a);
-          fired = inject.fired();
-          ASSERT_TRUE(removed);
-          EXPECT_EQ(removed->initial.size(), 4u);
-        }
-        EXPECT_EQ(rig.m.event_ops(rig.a).error(), make_error_code(Error::InvalidId));
-        EXPECT_EQ(rig.m.subscriber_mut(rig.a), nullptr);
-        const auto after = rig.snapshot();
-        EXPECT_EQ(std::vector<std::string>(after.begin() + 8, after.end()), b_before);
-        rig.check_dispatch();  // only b's fds, even where the kernel kept a's
-        auto ops_b = rig.ops(rig.b);
-        for (int i = 0; i < 4; ++i) {
-          ASSERT_TRUE(ops_b.add(Events::with_data(rig.fd(i), 40u + static_cast<std::uint32_t>(i), EventSet::in)));
-        }
-        rig.check_dispatch();
-      });
+  const int points = for_each_failure(Sys::epoll_ctl, {EBADF, ENOENT, ENOMEM}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    const auto b_before = [&] {
+      auto s = rig.snapshot();
+      return std::vector<std::string>(s.begin() + 8, s.end());
+    }();
+    {
+      Injection inject(Sys::epoll_ctl, nth, error);
+      auto removed = rig.m.remove_subscriber(rig.a);
+      fired = inject.fired();
+      ASSERT_TRUE(removed);
+      EXPECT_EQ(removed->initial.size(), 4u);
+    }
+    EXPECT_EQ(rig.m.event_ops(rig.a).error(), make_error_code(Error::InvalidId));
+    EXPECT_EQ(rig.m.subscriber_mut(rig.a), nullptr);
+    const auto after = rig.snapshot();
+    EXPECT_EQ(std::vector<std::string>(after.begin() + 8, after.end()), b_before);
+    rig.check_dispatch();  // only b's fds, even where the kernel kept a's
+    auto ops_b = rig.ops(rig.b);
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(ops_b.add(Events::with_data(rig.fd(i), 40u + static_cast<std::uint32_t>(i), EventSet::in)));
+    }
+    rig.check_dispatch();
+  });
   EXPECT_EQ(points, 3 * 4);  // one DEL per fd of a
 }
 
@@ -454,8 +451,8 @@ TEST_F(SyscallFailure, AddSubscriberRollsBackWhatInitAddedWhateverFails) {
   using ThrowerManager = EventManager<Thrower>;
   for (bool always_throw : {false, true}) {
     SCOPED_TRACE(always_throw ? "init throws after two adds (rollback DELs fail)" : "an add in init fails");
-    const int points = for_each_failure(
-        Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, ENOENT}, [&](int nth, int error, bool& fired) {
+    const int points =
+        for_each_failure(Sys::epoll_ctl, {ENOMEM, ENOSPC, EBADF, ENOENT}, [&](int nth, int error, bool& fired) {
           std::vector<EventFd> fds;
           for (int i = 0; i < 3; ++i) fds.push_back(EventFd::create().value());
           auto log = std::make_shared<Log>();
@@ -490,8 +487,8 @@ TEST_F(SyscallFailure, AddSubscriberRollsBackWhatInitAddedWhateverFails) {
           ASSERT_TRUE(n);
           std::vector<Record> got = log->events;
           std::sort(got.begin(), got.end());
-          std::vector<Record> expected = {{fds[0].fd(), 77, EPOLLIN}, {fds[1].fd(), 77, EPOLLIN},
-                                          {fds[2].fd(), 77, EPOLLIN}};
+          std::vector<Record> expected = {
+              {fds[0].fd(), 77, EPOLLIN}, {fds[1].fd(), 77, EPOLLIN}, {fds[2].fd(), 77, EPOLLIN}};
           std::sort(expected.begin(), expected.end());
           EXPECT_EQ(got, expected);
           EXPECT_TRUE(m.remove_subscriber(again));
@@ -543,8 +540,8 @@ TEST_F(SyscallFailure, RunReportsWaitFailuresAndLosesNothing) {
 TEST_F(SyscallFailure, FireWhoseWakeUpWriteFailsIsNotQueued) {
   for (bool earlier_pending : {false, true}) {
     SCOPED_TRACE(earlier_pending ? "a request already queued" : "queue empty");
-    const int points = for_each_failure(
-        Sys::write, {EAGAIN, EBADF, EINVAL, EIO, ENOSPC, EINTR}, [&](int nth, int error, bool& fired) {
+    const int points =
+        for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO, ENOSPC, EINTR}, [&](int nth, int error, bool& fired) {
           Rig rig;
           auto endpoint = rig.m.remote_endpoint();
           std::vector<int> order;
@@ -613,59 +610,59 @@ TEST_F(SyscallFailure, KickWhoseWriteFailsReportsIt) {
 }
 
 TEST_F(SyscallFailure, CallBlockingWhoseWriteFailsReturnsAtOnce) {
-  const int points =
-      for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO}, [&](int nth, int error, bool& fired) {
-        Rig rig;
-        auto endpoint = rig.m.remote_endpoint();
-        std::atomic<int> ran{0};
-        // The plan is per thread: arm it on the calling thread.
-        auto caller = std::async(std::launch::async, [&] {
-          Injection inject(Sys::write, nth, error);
-          auto r = endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; });
-          return std::make_pair(inject.fired(), r);
-        });
-        // Serve the loop until the caller returns (10 s at most).
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (caller.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
-          ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
-          ASSERT_TRUE(rig.m.run_with_timeout(5));
-        }
-        auto [was_fired, r] = caller.get();
-        fired = was_fired;
-        if (!fired) {
-          ASSERT_TRUE(r);
-          return;
-        }
-        ASSERT_FALSE(r);
-        EXPECT_EQ(r.error(), sys_error(error));
-        ASSERT_TRUE(rig.m.run_with_timeout(0));
-        EXPECT_EQ(ran.load(), 0);
-        // The next call works.
-        auto next = std::async(std::launch::async, [&] { return endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; }); });
-        while (next.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
-          ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
-          ASSERT_TRUE(rig.m.run_with_timeout(5));
-        }
-        auto second = next.get();
-        ASSERT_TRUE(second);
-        EXPECT_EQ(*second, 1);
-        rig.check_dispatch();
-      });
+  const int points = for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    auto endpoint = rig.m.remote_endpoint();
+    std::atomic<int> ran{0};
+    // The plan is per thread: arm it on the calling thread.
+    auto caller = std::async(std::launch::async, [&] {
+      Injection inject(Sys::write, nth, error);
+      auto r = endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; });
+      return std::make_pair(inject.fired(), r);
+    });
+    // Serve the loop until the caller returns (10 s at most).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (caller.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
+      ASSERT_TRUE(rig.m.run_with_timeout(5));
+    }
+    auto [was_fired, r] = caller.get();
+    fired = was_fired;
+    if (!fired) {
+      ASSERT_TRUE(r);
+      return;
+    }
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), sys_error(error));
+    ASSERT_TRUE(rig.m.run_with_timeout(0));
+    EXPECT_EQ(ran.load(), 0);
+    // The next call works.
+    auto next = std::async(std::launch::async,
+                           [&] { return endpoint.call_blocking([&ran](SubscriberOps<Probe>&) { return ++ran; }); });
+    while (next.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "call_blocking hangs";
+      ASSERT_TRUE(rig.m.run_with_timeout(5));
+    }
+    auto second = next.get();
+    ASSERT_TRUE(second);
+    EXPECT_EQ(*second, 1);
+    rig.check_dispatch();
+  });
   EXPECT_EQ(points, 4);
 }
 
 // --- EventFd and TimerFd -----------------------------------------------------------
 
 TEST_F(SyscallFailure, EventFdCreateLeaksNothing) {
-  int points = for_each_failure(Sys::eventfd, {EMFILE, ENFILE, ENOMEM, EINVAL, ENODEV},
-                                [&](int nth, int error, bool& fired) {
-                                  Injection inject(Sys::eventfd, nth, error);
-                                  auto fd = EventFd::create();
-                                  fired = inject.fired();
-                                  if (!fired) return;
-                                  ASSERT_FALSE(fd);
-                                  EXPECT_EQ(fd.error(), sys_error(error));
-                                });
+  int points =
+      for_each_failure(Sys::eventfd, {EMFILE, ENFILE, ENOMEM, EINVAL, ENODEV}, [&](int nth, int error, bool& fired) {
+        Injection inject(Sys::eventfd, nth, error);
+        auto fd = EventFd::create();
+        fired = inject.fired();
+        if (!fired) return;
+        ASSERT_FALSE(fd);
+        EXPECT_EQ(fd.error(), sys_error(error));
+      });
   // A start value above 32 bits is set by a write after eventfd().
   points += for_each_failure(Sys::write, {EAGAIN, EBADF, EINVAL, EIO}, [&](int nth, int error, bool& fired) {
     {
@@ -774,6 +771,191 @@ TEST_F(SyscallFailure, TimerFdCreateAndReadReportFailures) {
     EXPECT_GE(*expirations, 1u);
   });
   EXPECT_EQ(points, 5 + 3);
+}
+
+// --- Timers (v4) ------------------------------------------------------------------
+
+namespace timers {
+
+using namespace std::chrono_literals;
+using Deadline = std::optional<TimerClock::time_point>;
+constexpr int kWaitMs = 2000;  // the longest wait for something expected to happen
+
+/// The timer expiries in the log, as data.
+std::vector<std::uint32_t> expiries(const Log& log) {
+  std::vector<std::uint32_t> out;
+  for (const Record& r : log.events) {
+    if (r.fd == -1 && r.bits == EventSet::timer.bits()) out.push_back(r.data);
+  }
+  return out;
+}
+
+}  // namespace timers
+
+TEST_F(SyscallFailure, FirstAddTimerReportsTheTimerfdErrnoLeaksNothingAndTheNextWorks) {
+  using namespace timers;
+  // timerfd_create, then the EPOLL_CTL_ADD of the timerfd: the two syscalls
+  // of the first add_timer() (when its number is free in the table).
+  const std::vector<std::pair<Sys, std::vector<int>>> plans = {
+      {Sys::timerfd_create, {EMFILE, ENFILE, ENOMEM, EINVAL, ENODEV}},
+      {Sys::epoll_ctl, {ENOMEM, ENOSPC, EINVAL, EPERM, EBADF}},
+  };
+  int points = 0;
+  for (const auto& [sys, errors] : plans) {
+    points += for_each_failure(sys, errors, [&, sys = sys](int nth, int error, bool& fired) {
+      Rig rig;
+      const auto before = rig.snapshot();
+      const auto fds_before = test::open_fds();
+      auto ops = rig.ops(rig.a);
+      {
+        Injection inject(sys, nth, error);
+        auto t = ops.add_timer(1);
+        fired = inject.fired();
+        if (!fired) {
+          ASSERT_TRUE(t) << t.error().message();
+          return;
+        }
+        ASSERT_FALSE(t);
+        EXPECT_EQ(t.error(), sys_error(error));
+      }
+      EXPECT_EQ(test::open_fds(), fds_before) << "the failed add_timer() left an fd open";
+      EXPECT_EQ(rig.snapshot(), before);
+      rig.check_dispatch();
+      // The next add_timer() opens the kernel timer, and its timer fires.
+      auto t = ops.add_timer(2);
+      ASSERT_TRUE(t) << t.error().message();
+      ASSERT_TRUE(ops.arm_timer(*t, 0ns));
+      ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs));
+      EXPECT_EQ(expiries(*rig.log), (std::vector<std::uint32_t>{2}));
+    });
+  }
+  EXPECT_EQ(points, 5 + 5);
+}
+
+TEST_F(SyscallFailure, FirstAddTimerReportsAFailedMoveOffATakenNumber) {
+  using namespace timers;
+  // The timerfd gets the number of an fd closed without remove(); moving it
+  // above the table (fcntl F_DUPFD_CLOEXEC) fails.
+  const int points = for_each_failure(Sys::fcntl, {EMFILE, EINVAL}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    auto ops = rig.ops(rig.a);
+    const int closed = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);  // the lowest free number
+    ASSERT_GE(closed, 0);
+    ASSERT_TRUE(ops.add(Events(closed, EventSet::in)));
+    ASSERT_EQ(::close(closed), 0);
+    const auto fds_before = test::open_fds();
+    {
+      Injection inject(Sys::fcntl, nth, error);
+      auto t = ops.add_timer(1);
+      fired = inject.fired();
+      if (!fired) {
+        ASSERT_TRUE(t) << t.error().message();
+        ASSERT_TRUE(ops.remove(Events::empty(closed)));
+        return;
+      }
+      ASSERT_FALSE(t);
+      EXPECT_EQ(t.error(), sys_error(error));
+    }
+    EXPECT_EQ(test::open_fds(), fds_before) << "the failed add_timer() left an fd open";
+    auto t = ops.add_timer(2);
+    ASSERT_TRUE(t) << t.error().message();
+    ASSERT_TRUE(ops.remove(Events::empty(closed)));  // must not touch the timer
+    ASSERT_TRUE(ops.arm_timer(*t, 1ms));
+    for (int i = 0; i < 10 && expiries(*rig.log).empty(); ++i) ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs));
+    EXPECT_EQ(expiries(*rig.log), (std::vector<std::uint32_t>{2}));
+  });
+  EXPECT_EQ(points, 2);
+}
+
+TEST_F(SyscallFailure, ArmTimerReportsTheTimerfdSettimeErrnoAndChangesNothing) {
+  using namespace timers;
+  const int points =
+      for_each_failure(Sys::timerfd_settime, {EINVAL, EBADF, EFAULT}, [&](int nth, int error, bool& fired) {
+        Rig rig;
+        auto ops = rig.ops(rig.a);
+        const TimerId t = ops.add_timer(1).value();
+        const TimerId other = ops.add_timer(2).value();
+        // Unarmed: stays unarmed.
+        {
+          Injection inject(Sys::timerfd_settime, nth, error);
+          auto r = ops.arm_timer(t, 5ms);
+          fired = inject.fired();
+          if (!fired) {
+            ASSERT_TRUE(r) << r.error().message();
+            return;
+          }
+          ASSERT_FALSE(r);
+          EXPECT_EQ(r.error(), sys_error(error));
+        }
+        EXPECT_EQ(ops.timer_deadline(t).value(), Deadline());
+        // Armed: keeps its deadline and period, through arm_timer() and arm_timer_at().
+        const TimerClock::time_point later = TimerClock::now() + 1h;
+        ASSERT_TRUE(ops.arm_timer_at(t, later));
+        ASSERT_TRUE(ops.arm_timer_at(other, later + 1s));
+        {
+          Injection inject(Sys::timerfd_settime, nth, error);
+          auto r = ops.arm_timer(t, 5ms, 1ms);
+          ASSERT_TRUE(inject.fired());
+          EXPECT_EQ(r.error(), sys_error(error));
+        }
+        {
+          Injection inject(Sys::timerfd_settime, nth, error);
+          auto r = ops.arm_timer_at(other, TimerClock::time_point{});
+          ASSERT_TRUE(inject.fired());
+          EXPECT_EQ(r.error(), sys_error(error));
+        }
+        EXPECT_EQ(ops.timer_deadline(t).value(), Deadline(later));
+        EXPECT_EQ(ops.timer_deadline(other).value(), Deadline(later + 1s));
+        for (int i = 0; i < 3; ++i) ASSERT_TRUE(rig.m.run_with_timeout(10));
+        EXPECT_TRUE(expiries(*rig.log).empty()) << "a refused arm_timer() took effect";
+        // The next arm works.
+        ASSERT_TRUE(ops.arm_timer(t, 1ms));
+        for (int i = 0; i < 10 && expiries(*rig.log).empty(); ++i) ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs));
+        EXPECT_EQ(expiries(*rig.log), (std::vector<std::uint32_t>{1}));
+        EXPECT_EQ(ops.timer_deadline(other).value(), Deadline(later + 1s));
+      });
+  EXPECT_EQ(points, 3);
+}
+
+TEST_F(SyscallFailure, KernelTimerIsSetOnlyWhenTheEarliestDeadlineChanges) {
+  using namespace timers;
+  // API.md, Timers (v4), Cost: outside run() the kernel timer is updated only
+  // when the earliest deadline changes; from callbacks at most once per run(),
+  // at its end. Counted with a plan that never fires.
+  Rig rig;
+  auto ops = rig.ops(rig.a);
+  std::vector<TimerId> t;
+  auto settime_calls = [&](auto&& body) {
+    Injection count(Sys::timerfd_settime, 1 << 30, EINVAL);
+    body();
+    return fault::calls_seen();
+  };
+  EXPECT_EQ(settime_calls([&] {
+              for (std::uint32_t i = 0; i < 4; ++i) t.push_back(ops.add_timer(i).value());
+            }),
+            0);
+  const auto now = TimerClock::now();
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.arm_timer_at(t[0], now + 1h)); }), 1);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.arm_timer_at(t[1], now + 2h)); }), 0);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.arm_timer_at(t[1], now + 3h, 1s)); }), 0);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.arm_timer_at(t[2], now + 30min)); }), 1);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.disarm_timer(t[1])); }), 0);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.remove_timer(t[3])); }), 0);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.disarm_timer(t[2])); }), 1);  // the earliest: back to t[0]
+  // From callbacks: a request re-arms every timer, each earlier than the last: one call, at the run's end.
+  auto endpoint = rig.m.remote_endpoint();
+  ASSERT_TRUE(endpoint.fire([&](SubscriberOps<Probe>&) {
+    for (int round = 0; round < 10; ++round) {
+      for (std::size_t i = 0; i < 3; ++i) {
+        ASSERT_TRUE(ops.arm_timer_at(t[i], now + 10h - std::chrono::minutes(round * 3 + static_cast<int>(i))));
+      }
+    }
+  }));
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs)); }), 1);
+  // A run whose callbacks leave the earliest deadline alone: none.
+  ASSERT_TRUE(endpoint.fire([&](SubscriberOps<Probe>&) { ASSERT_TRUE(ops.arm_timer_at(t[1], now + 20h)); }));
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs)); }), 0);
+  EXPECT_TRUE(expiries(*rig.log).empty());
 }
 
 }  // namespace
