@@ -917,6 +917,28 @@ TEST_F(SyscallFailure, ArmTimerReportsTheTimerfdSettimeErrnoAndChangesNothing) {
   EXPECT_EQ(points, 3);
 }
 
+// "Nothing changes" includes a timer's place among equal deadlines: a
+// refused re-arm must not count as arming for the order of ties.
+TEST_F(SyscallFailure, RefusedArmTimerKeepsTheTimersPlaceAmongTies) {
+  using namespace timers;
+  Rig rig;
+  auto ops = rig.ops(rig.a);
+  const TimerId first = ops.add_timer(1).value();
+  const TimerId second = ops.add_timer(2).value();
+  const TimerClock::time_point deadline = TimerClock::now() + 20ms;
+  ASSERT_TRUE(ops.arm_timer_at(first, deadline));
+  ASSERT_TRUE(ops.arm_timer_at(second, deadline));
+  {
+    Injection inject(Sys::timerfd_settime, 1, EINVAL);
+    auto r = ops.arm_timer(first, 1ms);  // earlier: needs the kernel timer
+    ASSERT_TRUE(inject.fired());
+    EXPECT_EQ(r.error(), sys_error(EINVAL));
+  }
+  EXPECT_EQ(ops.timer_deadline(first).value(), Deadline(deadline));
+  for (int i = 0; i < 10 && expiries(*rig.log).size() < 2; ++i) ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs));
+  EXPECT_EQ(expiries(*rig.log), (std::vector<std::uint32_t>{1, 2})) << "the refused re-arm moved timer 1 behind 2";
+}
+
 TEST_F(SyscallFailure, KernelTimerIsSetOnlyWhenTheEarliestDeadlineChanges) {
   using namespace timers;
   // API.md, Timers (v4), Cost: outside run() the kernel timer is updated only
