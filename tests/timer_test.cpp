@@ -651,6 +651,19 @@ TEST_F(Timer, AnExceptionFromATimersProcessLosesNoOtherTimer) {
   EXPECT_EQ(fired.back(), 0u);
 }
 
+TEST_F(Timer, AnExceptionFromATimersProcessKeepsTheBatchsRequests) {
+  const SubscriberId id = add_recorder([](Events, EventOps&) { throw std::runtime_error("timer"); });
+  const TimerId t = add_timer(ops(id), 1);
+  ASSERT_TRUE(ops(id).arm_timer(t, 0ns).has_value());
+  ASSERT_TRUE(manager.remote_endpoint().fire([this](SubscriberOps<Lambda>&) { trace.push_back("request"); }));
+  EXPECT_THROW((void)manager.run_with_timeout(kWaitMs), std::runtime_error);
+  EXPECT_EQ(trace, (std::vector<std::string>{"timer 1"}));
+  Clock::duration took{};
+  run(kWaitMs, &took);
+  EXPECT_LT(took, kNoBlock) << "the request left behind did not wake the next run()";
+  EXPECT_EQ(trace, (std::vector<std::string>{"timer 1", "request"}));
+}
+
 TEST_F(Timer, TimersDueInAnAbandonedBatchAreNotLost) {
   auto fd = EventFd::create(1).value();
   bool thrown = false;
