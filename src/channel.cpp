@@ -84,6 +84,11 @@ Result<void> Channel::kick() {
   return wake_locked();
 }
 
+bool Channel::wake_outstanding() {
+  std::lock_guard lock(mutex_);
+  return wake_pending_;
+}
+
 void Channel::take_all(std::vector<TaskPtr>& out) {
   std::lock_guard lock(mutex_);
   if (out.empty()) {

@@ -433,6 +433,7 @@ Result<void> Core::pause(SubscriberId id) noexcept {
     entry.interest = 0;  // its events, pending ones of this batch included, are dropped
     quiet(fd, entry);
   }
+  withdraw_signal();
   return {};
 }
 
@@ -619,6 +620,18 @@ void Core::abandon_batch(int thrown, int count) noexcept {
 void Core::owe_wake() noexcept {
   wake_owed_ = true;
   signal();
+}
+
+void Core::withdraw_signal() noexcept {
+  if (running_ || must_poll()) return;  // the edge is still needed (or the run's end decides)
+  // A due timer or an injection of a subscriber now paused may have written
+  // the wake-up eventfd. Reading resets its counter, and epoll re-checks an
+  // edge-triggered item before it reports it, so the pending edge is withdrawn:
+  // the paused subscriber costs no wake-up.
+  (void)sys::read_u64(wake_fd_);
+  // The read may have consumed an endpoint's wake-up (a request or a kick not
+  // yet taken): give it back.
+  if (channel_->wake_outstanding()) signal();
 }
 
 void Core::signal() noexcept {

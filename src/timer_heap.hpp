@@ -119,8 +119,12 @@ class BasicTimerHeap {
   struct Armed {
     std::optional<std::int64_t> deadline;
     std::int64_t period;
+    std::uint64_t sequence;  // its arming order
   };
   [[nodiscard]] std::optional<Armed> armed_state(std::uint64_t id, std::uint64_t owner) const noexcept;
+  /// Puts a timer back exactly as armed_state() saw it, its place among
+  /// equal deadlines included (an arm() that must be undone).
+  void restore(std::uint64_t id, std::uint64_t owner, const Armed& old) noexcept;
 
   /// Takes the timers of `list` out of dispatch, keeping their deadlines; arm()
   /// still works on them. Pausing a paused list changes nothing.
@@ -397,12 +401,22 @@ std::int64_t BasicTimerHeap<Arity>::period(std::uint64_t id, std::uint64_t owner
 }
 
 template <unsigned Arity>
-auto BasicTimerHeap<Arity>::armed_state(std::uint64_t id, std::uint64_t owner) const noexcept
-    -> std::optional<Armed> {
+auto BasicTimerHeap<Arity>::armed_state(std::uint64_t id, std::uint64_t owner) const noexcept -> std::optional<Armed> {
   const Node* node = find(id, owner);
   if (node == nullptr) return std::nullopt;
-  if (node->position == none) return Armed{std::nullopt, node->period};
-  return Armed{entries_[node->position].deadline, node->period};
+  if (node->position == none) return Armed{std::nullopt, node->period, node->sequence};
+  return Armed{entries_[node->position].deadline, node->period, node->sequence};
+}
+
+template <unsigned Arity>
+void BasicTimerHeap<Arity>::restore(std::uint64_t id, std::uint64_t owner, const Armed& old) noexcept {
+  const bool known = old.deadline ? arm(id, owner, *old.deadline, old.period) : disarm(id, owner);
+  Node* node = known ? find(id, owner) : nullptr;
+  if (node == nullptr) return;
+  node->period = old.period;
+  node->sequence = old.sequence;
+  // An older sequence number can only move it up among equal deadlines.
+  if (node->position != none && in_heap(node->position)) sift_up(node->position);
 }
 
 template <unsigned Arity>

@@ -109,12 +109,9 @@ Result<void> Core::arm_timer(SubscriberId owner, TimerId timer, std::int64_t bas
   if (!old) return fail(Error::TimerNotRegistered);
   (void)heap.arm(timer.value(), owner.value(), deadline, period);
   if (auto programmed = program_timer(); !programmed) {
-    // The kernel refused the earlier deadline: put the timer back as it was.
-    if (old->deadline) {
-      (void)heap.arm(timer.value(), owner.value(), *old->deadline, old->period);
-    } else {
-      (void)heap.disarm(timer.value(), owner.value());
-    }
+    // The kernel refused the earlier deadline: put the timer back as it was,
+    // its place among equal deadlines included.
+    heap.restore(timer.value(), owner.value(), *old);
     (void)program_timer();
     return programmed;
   }
@@ -196,10 +193,10 @@ Result<void> Core::program_timer() noexcept {
     return set;
   }
   timers.programmed = earliest;
-  if (earliest != Timers::never && earliest <= now_ns()) {
-    timer_due_now_ = true;  // fact c
-    signal();
-  }
+  // Fact c. Recomputed at every change, so that a due timer taken away (paused,
+  // removed) stops making the wait poll.
+  timer_due_now_ = earliest != Timers::never && earliest <= now_ns();
+  if (timer_due_now_) signal();
   return {};
 }
 

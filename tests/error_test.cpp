@@ -15,15 +15,15 @@ static_assert(std::is_error_code_enum_v<Error>);
 
 namespace {
 
-constexpr Error kAll[] = {Error::FdAlreadyRegistered, Error::InvalidId,       Error::InvalidCapacity,
-                          Error::ChannelSend,         Error::ChannelRecv,     Error::WouldDeadlock,
-                          Error::FdNotRegistered,     Error::Reentrant};
+constexpr Error kAll[] = {Error::FdAlreadyRegistered, Error::InvalidId,   Error::InvalidCapacity,
+                          Error::ChannelSend,         Error::ChannelRecv, Error::WouldDeadlock,
+                          Error::FdNotRegistered,     Error::Reentrant,   Error::TimerNotRegistered};
 
 }  // namespace
 
 TEST(Error, ValuesAreThoseOfTheContract) {
   EXPECT_EQ(static_cast<int>(Error::FdAlreadyRegistered), 1);
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(static_cast<int>(kAll[i]), i + 1);
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(static_cast<int>(kAll[i]), i + 1);
 }
 
 TEST(Error, CategoryIsNamedEventManager) {

@@ -48,6 +48,11 @@ static_assert([] {
 }());
 static_assert(std::is_trivially_copyable_v<EventSet>);
 
+// v4: `timer` is bit 26, no epoll flag, and not in all().
+static_assert(EventSet::timer.bits() == (1u << 26));
+static_assert((EventSet::timer.bits() & (kAllBits | EPOLLMSG)) == 0);
+static_assert(!EventSet::all().intersects(EventSet::timer));
+
 }  // namespace
 
 TEST(EventSet, DefaultIsEmpty) {
@@ -65,10 +70,9 @@ TEST(EventSet, FromBitsDropsUnknownBits) {
 }
 
 TEST(EventSet, ConstantsAreDistinctSingleBits) {
-  const EventSet all[] = {EventSet::in,           EventSet::out,      EventSet::priority,
-                          EventSet::error,        EventSet::hang_up,  EventSet::read_hang_up,
-                          EventSet::edge_triggered, EventSet::one_shot, EventSet::wake_up,
-                          EventSet::exclusive};
+  const EventSet all[] = {EventSet::in,      EventSet::out,          EventSet::priority,       EventSet::error,
+                          EventSet::hang_up, EventSet::read_hang_up, EventSet::edge_triggered, EventSet::one_shot,
+                          EventSet::wake_up, EventSet::exclusive};
   EventSet together;
   for (EventSet s : all) {
     EXPECT_EQ(__builtin_popcount(s.bits()), 1);
@@ -104,4 +108,11 @@ TEST(EventSet, DifferenceRemovesOnlyTheGivenBits) {
   EventSet t = s;
   t -= EventSet::in | EventSet::out;
   EXPECT_EQ(t, EventSet::one_shot);
+}
+
+TEST(EventSet, FromBitsAndComplementDropTheTimerBit) {
+  EXPECT_TRUE(EventSet::from_bits(1u << 26).empty());
+  EXPECT_EQ(EventSet::from_bits(EPOLLIN | (1u << 26)), EventSet::in);
+  EXPECT_FALSE((~EventSet()).intersects(EventSet::timer));
+  EXPECT_FALSE((~EventSet::in).intersects(EventSet::timer));
 }

@@ -27,6 +27,10 @@ constexpr Events kWithData = Events::with_data(OwnFd{}, 9, EventSet::out);
 static_assert(kWithData.fd() == 42 && kWithData.data() == 9 && kWithData.event_set() == EventSet::out);
 static_assert(Events::empty(OwnFd{}).event_set().empty() && Events::empty(3).data() == 0);
 static_assert(std::is_trivially_copyable_v<Events>);
+// v4: is_timer() is event_set() containing EventSet::timer, in constant expressions too.
+static_assert(Events::with_data(-1, 3, EventSet::timer).is_timer());
+static_assert(Events(-1, EventSet::timer | EventSet::in).is_timer());
+static_assert(!Events(4, EventSet::all()).is_timer() && !Events::empty(4).is_timer());
 
 }  // namespace
 
@@ -89,4 +93,15 @@ TEST(Events, EqualityComparesFdDataAndEvents) {
   EXPECT_NE(a, Events::with_data(2, 2, EventSet::in));
   EXPECT_NE(a, Events::with_data(1, 3, EventSet::in));
   EXPECT_NE(a, Events::with_data(1, 2, EventSet::out));
+}
+
+TEST(Events, FromEpollEventDropsTheTimerBit) {
+  // The kernel never reports bit 26; should it appear, it must not make an fd event look like a timer.
+  ::epoll_event ev{};
+  ev.events = EPOLLIN | (1u << 26);
+  ev.data.u64 = (std::uint64_t{7} << 32) | 8u;
+  const Events e = Events::from_epoll_event(ev);
+  EXPECT_EQ(e.event_set(), EventSet::in);
+  EXPECT_FALSE(e.is_timer());
+  EXPECT_EQ(e.data(), 7u);
 }

@@ -630,7 +630,8 @@ void run_model_test(std::uint64_t seed) {
   std::vector<std::uint64_t> ids;  // removed ones included: they must stay unknown
   std::set<std::uint64_t> issued;
   std::int64_t now = 0;
-  std::optional<std::uint64_t> mark;  // set while a run's timer pass is on
+  std::uint64_t mark = 0;  // valid while have_mark: a run's timer pass is on
+  bool have_mark = false;  // (not std::optional: GCC 12 -O2 warns maybe-uninitialized on it)
   auto owner_of = [](std::size_t index) { return (std::uint64_t{1} << 32) | index; };
   auto random_deadline = [&]() -> std::int64_t {
     switch (pick(20)) {
@@ -688,14 +689,18 @@ void run_model_test(std::uint64_t seed) {
         model.resume(owner_of(index));
       }
     } else if (op < 70) {  // a run starts, or the time moves on
-      if (!mark || pick(3) == 0) {
+      if (!have_mark || pick(3) == 0) {
         mark = heap.run_mark();
+        have_mark = true;
       }
       now += static_cast<std::int64_t>(pick(40));
     } else if (op < 95) {  // the next expiry of the current run
-      if (!mark) mark = heap.run_mark();
-      const std::optional<ExpiredTimer> got = heap.pop_due(now, *mark);
-      const std::optional<ExpiredTimer> want = model.pop_due(now, *mark);
+      if (!have_mark) {
+        mark = heap.run_mark();
+        have_mark = true;
+      }
+      const std::optional<ExpiredTimer> got = heap.pop_due(now, mark);
+      const std::optional<ExpiredTimer> want = model.pop_due(now, mark);
       ASSERT_EQ(got.has_value(), want.has_value()) << "step " << step;
       if (got) {
         ASSERT_EQ(got->id, want->id) << "step " << step;
@@ -703,7 +708,7 @@ void run_model_test(std::uint64_t seed) {
         ASSERT_EQ(got->data, want->data);
         ASSERT_EQ(got->deadline, want->deadline);
       } else {
-        mark.reset();  // the pass is over; the next run takes a new mark
+        have_mark = false;  // the pass is over; the next run takes a new mark
       }
     } else {  // earliest
       ASSERT_EQ(heap.earliest(), model.earliest()) << "step " << step;

@@ -138,6 +138,12 @@ void NetDevice::accept_all(EventOps& ops) {
       }
       return;
     }
+    // A fixed send buffer (which turns off the kernel's autotuning, up to
+    // megabytes on loopback) bounds what a peer that never reads can make us
+    // queue in the kernel: its echoes then back up into our own buffer within
+    // a few frames, and the stall timer drops it whatever the machine's load.
+    const int send_buffer = 64 * 1024;
+    (void)::setsockopt(fd.fd(), SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
     std::uint32_t slot;
     if (!free_slots_.empty()) {
       slot = free_slots_.back();

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <stdexcept>
@@ -1237,6 +1239,213 @@ TEST_F(SyscallFailure, SignalFdReadReportsTheErrnoAndAnEmptySpanMakesNoSyscall) 
     }
   }
   ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &previous, nullptr), 0);
+}
+
+// --- Timers (v4) ------------------------------------------------------------------
+
+namespace timers {
+
+using namespace std::chrono_literals;
+using Deadline = std::optional<TimerClock::time_point>;
+constexpr int kWaitMs = 2000;  // the longest wait for something expected to happen
+
+/// The timer expiries in the log, as data.
+std::vector<std::uint32_t> expiries(const Log& log) {
+  std::vector<std::uint32_t> out;
+  for (const Record& r : log.events) {
+    if (r.fd == -1 && r.bits == EventSet::timer.bits()) out.push_back(r.data);
+  }
+  return out;
+}
+
+}  // namespace timers
+
+TEST_F(SyscallFailure, FirstAddTimerReportsTheTimerfdErrnoLeaksNothingAndTheNextWorks) {
+  using namespace timers;
+  // timerfd_create, then the EPOLL_CTL_ADD of the timerfd: the two syscalls
+  // of the first add_timer() (when its number is free in the table).
+  const std::vector<std::pair<Sys, std::vector<int>>> plans = {
+      {Sys::timerfd_create, {EMFILE, ENFILE, ENOMEM, EINVAL, ENODEV}},
+      {Sys::epoll_ctl, {ENOMEM, ENOSPC, EINVAL, EPERM, EBADF}},
+  };
+  int points = 0;
+  for (const auto& [sys, errors] : plans) {
+    points += for_each_failure(sys, errors, [&, sys = sys](int nth, int error, bool& fired) {
+      Rig rig;
+      const auto before = rig.snapshot();
+      const auto fds_before = test::open_fds();
+      auto ops = rig.ops(rig.a);
+      {
+        Injection inject(sys, nth, error);
+        auto t = ops.add_timer(1);
+        fired = inject.fired();
+        if (!fired) {
+          ASSERT_TRUE(t) << t.error().message();
+          return;
+        }
+        ASSERT_FALSE(t);
+        EXPECT_EQ(t.error(), sys_error(error));
+      }
+      EXPECT_EQ(test::open_fds(), fds_before) << "the failed add_timer() left an fd open";
+      EXPECT_EQ(rig.snapshot(), before);
+      rig.check_dispatch();
+      // The next add_timer() opens the kernel timer, and its timer fires.
+      auto t = ops.add_timer(2);
+      ASSERT_TRUE(t) << t.error().message();
+      ASSERT_TRUE(ops.arm_timer(*t, 0ns));
+      ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs));
+      EXPECT_EQ(expiries(*rig.log), (std::vector<std::uint32_t>{2}));
+    });
+  }
+  EXPECT_EQ(points, 5 + 5);
+}
+
+TEST_F(SyscallFailure, FirstAddTimerReportsAFailedMoveOffATakenNumber) {
+  using namespace timers;
+  // The timerfd gets the number of an fd closed without remove(); moving it
+  // above the table (fcntl F_DUPFD_CLOEXEC) fails.
+  const int points = for_each_failure(Sys::fcntl, {EMFILE, EINVAL}, [&](int nth, int error, bool& fired) {
+    Rig rig;
+    auto ops = rig.ops(rig.a);
+    const int closed = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);  // the lowest free number
+    ASSERT_GE(closed, 0);
+    ASSERT_TRUE(ops.add(Events(closed, EventSet::in)));
+    ASSERT_EQ(::close(closed), 0);
+    const auto fds_before = test::open_fds();
+    {
+      Injection inject(Sys::fcntl, nth, error);
+      auto t = ops.add_timer(1);
+      fired = inject.fired();
+      if (!fired) {
+        ASSERT_TRUE(t) << t.error().message();
+        ASSERT_TRUE(ops.remove(Events::empty(closed)));
+        return;
+      }
+      ASSERT_FALSE(t);
+      EXPECT_EQ(t.error(), sys_error(error));
+    }
+    EXPECT_EQ(test::open_fds(), fds_before) << "the failed add_timer() left an fd open";
+    auto t = ops.add_timer(2);
+    ASSERT_TRUE(t) << t.error().message();
+    ASSERT_TRUE(ops.remove(Events::empty(closed)));  // must not touch the timer
+    ASSERT_TRUE(ops.arm_timer(*t, 1ms));
+    for (int i = 0; i < 10 && expiries(*rig.log).empty(); ++i) ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs));
+    EXPECT_EQ(expiries(*rig.log), (std::vector<std::uint32_t>{2}));
+  });
+  EXPECT_EQ(points, 2);
+}
+
+TEST_F(SyscallFailure, ArmTimerReportsTheTimerfdSettimeErrnoAndChangesNothing) {
+  using namespace timers;
+  const int points =
+      for_each_failure(Sys::timerfd_settime, {EINVAL, EBADF, EFAULT}, [&](int nth, int error, bool& fired) {
+        Rig rig;
+        auto ops = rig.ops(rig.a);
+        const TimerId t = ops.add_timer(1).value();
+        const TimerId other = ops.add_timer(2).value();
+        // Unarmed: stays unarmed.
+        {
+          Injection inject(Sys::timerfd_settime, nth, error);
+          auto r = ops.arm_timer(t, 5ms);
+          fired = inject.fired();
+          if (!fired) {
+            ASSERT_TRUE(r) << r.error().message();
+            return;
+          }
+          ASSERT_FALSE(r);
+          EXPECT_EQ(r.error(), sys_error(error));
+        }
+        EXPECT_EQ(ops.timer_deadline(t).value(), Deadline());
+        // Armed: keeps its deadline and period, through arm_timer() and arm_timer_at().
+        const TimerClock::time_point later = TimerClock::now() + 1h;
+        ASSERT_TRUE(ops.arm_timer_at(t, later));
+        ASSERT_TRUE(ops.arm_timer_at(other, later + 1s));
+        {
+          Injection inject(Sys::timerfd_settime, nth, error);
+          auto r = ops.arm_timer(t, 5ms, 1ms);
+          ASSERT_TRUE(inject.fired());
+          EXPECT_EQ(r.error(), sys_error(error));
+        }
+        {
+          Injection inject(Sys::timerfd_settime, nth, error);
+          auto r = ops.arm_timer_at(other, TimerClock::time_point{});
+          ASSERT_TRUE(inject.fired());
+          EXPECT_EQ(r.error(), sys_error(error));
+        }
+        EXPECT_EQ(ops.timer_deadline(t).value(), Deadline(later));
+        EXPECT_EQ(ops.timer_deadline(other).value(), Deadline(later + 1s));
+        for (int i = 0; i < 3; ++i) ASSERT_TRUE(rig.m.run_with_timeout(10));
+        EXPECT_TRUE(expiries(*rig.log).empty()) << "a refused arm_timer() took effect";
+        // The next arm works.
+        ASSERT_TRUE(ops.arm_timer(t, 1ms));
+        for (int i = 0; i < 10 && expiries(*rig.log).empty(); ++i) ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs));
+        EXPECT_EQ(expiries(*rig.log), (std::vector<std::uint32_t>{1}));
+        EXPECT_EQ(ops.timer_deadline(other).value(), Deadline(later + 1s));
+      });
+  EXPECT_EQ(points, 3);
+}
+
+// "Nothing changes" includes a timer's place among equal deadlines: a
+// refused re-arm must not count as arming for the order of ties.
+TEST_F(SyscallFailure, RefusedArmTimerKeepsTheTimersPlaceAmongTies) {
+  using namespace timers;
+  Rig rig;
+  auto ops = rig.ops(rig.a);
+  const TimerId first = ops.add_timer(1).value();
+  const TimerId second = ops.add_timer(2).value();
+  const TimerClock::time_point deadline = TimerClock::now() + 20ms;
+  ASSERT_TRUE(ops.arm_timer_at(first, deadline));
+  ASSERT_TRUE(ops.arm_timer_at(second, deadline));
+  {
+    Injection inject(Sys::timerfd_settime, 1, EINVAL);
+    auto r = ops.arm_timer(first, 1ms);  // earlier: needs the kernel timer
+    ASSERT_TRUE(inject.fired());
+    EXPECT_EQ(r.error(), sys_error(EINVAL));
+  }
+  EXPECT_EQ(ops.timer_deadline(first).value(), Deadline(deadline));
+  for (int i = 0; i < 10 && expiries(*rig.log).size() < 2; ++i) ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs));
+  EXPECT_EQ(expiries(*rig.log), (std::vector<std::uint32_t>{1, 2})) << "the refused re-arm moved timer 1 behind 2";
+}
+
+TEST_F(SyscallFailure, KernelTimerIsSetOnlyWhenTheEarliestDeadlineChanges) {
+  using namespace timers;
+  // API.md, Timers (v4), Cost: outside run() the kernel timer is updated only
+  // when the earliest deadline changes; from callbacks at most once per run(),
+  // at its end. Counted with a plan that never fires.
+  Rig rig;
+  auto ops = rig.ops(rig.a);
+  std::vector<TimerId> t;
+  auto settime_calls = [&](auto&& body) {
+    Injection count(Sys::timerfd_settime, 1 << 30, EINVAL);
+    body();
+    return fault::calls_seen();
+  };
+  EXPECT_EQ(settime_calls([&] {
+              for (std::uint32_t i = 0; i < 4; ++i) t.push_back(ops.add_timer(i).value());
+            }),
+            0);
+  const auto now = TimerClock::now();
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.arm_timer_at(t[0], now + 1h)); }), 1);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.arm_timer_at(t[1], now + 2h)); }), 0);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.arm_timer_at(t[1], now + 3h, 1s)); }), 0);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.arm_timer_at(t[2], now + 30min)); }), 1);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.disarm_timer(t[1])); }), 0);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.remove_timer(t[3])); }), 0);
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(ops.disarm_timer(t[2])); }), 1);  // the earliest: back to t[0]
+  // From callbacks: a request re-arms every timer, each earlier than the last: one call, at the run's end.
+  auto endpoint = rig.m.remote_endpoint();
+  ASSERT_TRUE(endpoint.fire([&](SubscriberOps<Probe>&) {
+    for (int round = 0; round < 10; ++round) {
+      for (std::size_t i = 0; i < 3; ++i) {
+        ASSERT_TRUE(ops.arm_timer_at(t[i], now + 10h - std::chrono::minutes(round * 3 + static_cast<int>(i))));
+      }
+    }
+  }));
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs)); }), 1);
+  // A run whose callbacks leave the earliest deadline alone: none.
+  ASSERT_TRUE(endpoint.fire([&](SubscriberOps<Probe>&) { ASSERT_TRUE(ops.arm_timer_at(t[1], now + 20h)); }));
+  EXPECT_EQ(settime_calls([&] { ASSERT_TRUE(rig.m.run_with_timeout(kWaitMs)); }), 0);
+  EXPECT_TRUE(expiries(*rig.log).empty());
 }
 
 }  // namespace

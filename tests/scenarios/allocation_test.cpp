@@ -1,6 +1,8 @@
 // Heap allocation: run() allocates nothing once warmed up, and add(),
 // modify(), remove_subscriber() (and add_subscriber(), create()) give the
-// strong guarantee when an allocation throws std::bad_alloc.
+// strong guarantee when an allocation throws std::bad_alloc. Timers (v4):
+// once add_timer() returned, arming, disarming, removing, expiries and run()
+// allocate nothing, and add_timer() itself gives the strong guarantee.
 //
 // This file replaces the global operator new/delete, which is why these tests
 // live in their own executable: the replacement counts allocations while
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -24,6 +27,8 @@
 
 #include "support/fd_checks.hpp"
 #include "support/subscribers.hpp"
+#include "support/test_access.hpp"
+#include "timers.hpp"  // src/: the Timers state that TestAccess::live_timers() reads
 
 namespace {
 
@@ -482,4 +487,129 @@ TEST(Allocation, InjectAndItsDeliveryAllocateNothingOnceWarmedUp) {
   EXPECT_GE(delivered - before, 8000u);
   EXPECT_EQ(allocations, 0) << "inject() or the run() delivering it allocated";
   for (const auto& fd : fds) ASSERT_TRUE(ops.remove(Events::empty(fd)).has_value());
+}
+
+// --- Timers (v4) ---------------------------------------------------------------------
+
+TEST(Allocation, TimersAllocateNothingOnceAdded) {
+  using namespace std::chrono_literals;
+  std::vector<TimerId> timers;
+  std::size_t expiries = 0;
+  auto manager = EventManager<Lambda>::create().value();
+  Lambda l;
+  // From the callbacks: re-arm due now, disarm and re-arm periodic, move to
+  // an absolute deadline. Every third timer is periodic and left alone.
+  l.on_process = [&](Events e, EventOps& ops) {
+    if (!e.is_timer()) return;
+    ++expiries;
+    const TimerId t = timers[e.data()];
+    switch (e.data() % 4) {
+      case 0: (void)ops.arm_timer(t, 0ns); break;
+      case 1:
+        (void)ops.disarm_timer(t);
+        (void)ops.arm_timer(t, 1us, 50us);
+        break;
+      case 2: (void)ops.arm_timer_at(t, TimerClock::now() + 20us); break;
+      default: (void)ops.timer_deadline(t); break;
+    }
+  };
+  const SubscriberId id = manager.add_subscriber(std::move(l));
+  EventOps ops = manager.event_ops(id).value();
+  for (std::uint32_t i = 0; i < 64; ++i) timers.push_back(ops.add_timer(i).value());
+  for (std::uint32_t i = 0; i < 64; ++i) ASSERT_TRUE(ops.arm_timer(timers[i], 0ns, i % 4 == 3 ? 100us : 0ns));
+  for (int i = 0; i < 20; ++i) ASSERT_GE(manager.run_with_timeout(kWaitMs).value(), 1u);  // warm-up
+
+  long allocations = 0;
+  std::size_t counted_expiries = 0;
+  {
+    CountAllocations c;
+    const std::size_t before = expiries;
+    for (int i = 0; i < 200; ++i) (void)manager.run_with_timeout(kWaitMs);
+    counted_expiries = expiries - before;
+    // From outside run(): each call may move the earliest deadline (a syscall, no allocation).
+    for (std::uint32_t i = 0; i < 64; ++i) {
+      (void)ops.arm_timer(timers[i], std::chrono::milliseconds(i + 1));
+      (void)ops.arm_timer_at(timers[i], TimerClock::now() + 1h, 1s);
+      (void)ops.timer_deadline(timers[i]);
+      (void)ops.disarm_timer(timers[i]);
+    }
+    for (std::uint32_t i = 0; i < 64; i += 2) (void)ops.remove_timer(timers[i]);
+    (void)manager.run_with_timeout(0);
+    allocations = c.count();
+  }
+  EXPECT_GE(counted_expiries, 200u) << "the timers did not fire while counted";
+  EXPECT_EQ(allocations, 0) << "timers allocated after add_timer()";
+  EXPECT_EQ(detail::TestAccess::live_timers(manager), 32u);
+}
+
+TEST(Allocation, AddTimerGivesTheStrongGuaranteeUnderBadAlloc) {
+  using namespace std::chrono_literals;
+  auto manager = EventManager<Lambda>::create().value();
+  std::vector<std::uint32_t> fired;
+  Lambda l;
+  l.on_process = [&](Events e, EventOps&) { fired.push_back(e.data()); };
+  const SubscriberId id = manager.add_subscriber(std::move(l));
+  EventOps ops = manager.event_ops(id).value();
+  const auto fds_before = open_fds();
+
+  // Adds a timer with the nth allocation failing; true once it succeeded.
+  // A failure surfaces as std::bad_alloc or as ENOMEM, and changes nothing.
+  std::optional<TimerId> added;
+  auto try_add = [&](long n, std::uint32_t data) {
+    fail_on_nth(n);
+    bool threw = false;
+    Result<TimerId> r = std::unexpected(std::error_code());
+    try {
+      r = ops.add_timer(data);
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+    const bool not_reached = disarm();
+    if (!threw && r.has_value()) {
+      EXPECT_TRUE(not_reached) << "the failure was swallowed instead of reported";
+      added = *r;
+      return true;
+    }
+    if (!threw) {
+      EXPECT_EQ(r.error(), std::errc::not_enough_memory) << r.error().message();
+    }
+    return false;
+  };
+
+  // The first add_timer(): it makes the heap and opens the kernel timer.
+  int failures = 0;
+  for (long n = 1;; ++n) {
+    if (try_add(n, 1)) break;
+    ++failures;
+    SCOPED_TRACE(testing::Message() << "allocation " << n << " failed");
+    EXPECT_EQ(detail::TestAccess::live_timers(manager), 0u);
+    EXPECT_EQ(detail::TestAccess::timer_fd(manager), -1) << "a failed first add_timer() kept the timerfd";
+    EXPECT_EQ(open_fds(), fds_before);
+    ASSERT_LT(n, 100);
+  }
+  EXPECT_GE(failures, 1) << "the first add_timer() allocates: at least one failure was expected";
+  const TimerId first = *added;
+  const auto fds_with_timer = open_fds();
+  const TimerClock::time_point deadline = TimerClock::now() + 1h;
+  ASSERT_TRUE(ops.arm_timer_at(first, deadline));
+
+  // Later ones grow the heap's vectors now and then.
+  int later_failures = 0;
+  for (std::uint32_t k = 2; k <= 40; ++k) {
+    for (long n = 1;; ++n) {
+      if (try_add(n, k)) break;
+      ++later_failures;
+      SCOPED_TRACE(testing::Message() << "timer " << k << ", allocation " << n << " failed");
+      EXPECT_EQ(detail::TestAccess::live_timers(manager), std::size_t{k - 1});
+      EXPECT_EQ(ops.timer_deadline(first).value(), std::optional<TimerClock::time_point>(deadline));
+      EXPECT_EQ(open_fds(), fds_with_timer);
+      ASSERT_LT(n, 100);
+    }
+  }
+  EXPECT_GE(later_failures, 3) << "growing the heap allocates: failures were expected";
+  EXPECT_EQ(detail::TestAccess::live_timers(manager), 40u);
+  ASSERT_TRUE(ops.arm_timer(first, 0ns));
+  ASSERT_TRUE(ops.arm_timer(*added, 0ns));
+  EXPECT_GE(manager.run_with_timeout(kWaitMs).value(), 2u);
+  EXPECT_EQ(fired, (std::vector<std::uint32_t>{1, 40}));
 }

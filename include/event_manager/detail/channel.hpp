@@ -35,6 +35,9 @@ class Channel {
   /// wake-up, so that a task sent from now on writes the eventfd again. May
   /// throw std::bad_alloc (growing `out`); then nothing changed.
   void take_all(std::vector<TaskPtr>& out);
+  /// True while a send() or kick() wrote the eventfd and no take_all() has
+  /// run since: the loop owes it a wake-up.
+  bool wake_outstanding();
   /// Refuses every later call (ChannelSend) and destroys the queued tasks,
   /// which releases waiting call_blocking() callers with ChannelRecv.
   void disconnect() noexcept;

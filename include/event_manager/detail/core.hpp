@@ -243,6 +243,8 @@ class Core {
   /// left by a run() that threw, injections queued meanwhile (not held by a
   /// pause), or a timer that was due when the kernel timer was programmed.
   bool must_poll() const noexcept { return wake_owed_ || deliverable_injections_ != 0 || timer_due_now_; }
+  /// After a pause: withdraws a wake-up edge that nothing needs any more.
+  void withdraw_signal() noexcept;
   /// Makes epoll_fd() readable (a new edge on the wake-up eventfd, note g).
   void signal() noexcept;
   /// An injection left the queue (delivered or dropped): its slot's count.
