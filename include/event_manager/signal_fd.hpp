@@ -48,6 +48,9 @@
 
 namespace event_manager {
 
+/// A move-only owner of a signalfd (close-on-exec, non-blocking): blocked
+/// signals become readable events of an fd that a subscriber can register.
+/// Read the pitfalls at the top of this header.
 class SignalFd {
  public:
   /// Opens a signalfd for `signals`, SFD_CLOEXEC | SFD_NONBLOCK. Does not block
@@ -58,9 +61,11 @@ class SignalFd {
   /// is not a signal (nothing is opened); then those of create(const sigset_t&).
   [[nodiscard]] static Result<SignalFd> create(std::initializer_list<int> signals);
 
+  /// Takes `other`'s fd; `other` is left holding -1.
   SignalFd(SignalFd&& other) noexcept = default;
   /// Takes `other`'s fd, then closes the one this object held.
   SignalFd& operator=(SignalFd&& other) noexcept = default;
+  /// Closes the fd, if this object still holds one.
   ~SignalFd() = default;
 
   /// Takes one pending signal of the set. Errors:
