@@ -709,6 +709,13 @@ class Harness {
       if (e.registered == 0 || (e.registered & kOneShot) != 0 || e.kernel == kQuiet) continue;
       (void)set_kernel(mgr, fd, e, kQuiet);
     }
+    // Outside a run, a wake-up edge that nothing needs any more (it was written
+    // for this subscriber's due timer or injection) is withdrawn; an endpoint's
+    // outstanding wake-up is given back.
+    MgrModel& mm = model_[mgr];
+    if (!mm.in_run && !mm.wake_owed && deliverable_injections(mgr) == 0 && !mm.due_now) {
+      mm.wake_edge = mm.wake_pending;
+    }
     return {};
   }
 
@@ -758,10 +765,8 @@ class Harness {
     // Two future deadlines differ only in ways nobody can observe here.
     if (e.past() ? mm.programmed.same_past(e) : !mm.programmed.past()) return;
     mm.programmed = e;
-    if (e.past()) {
-      mm.due_now = true;
-      mm.wake_edge = true;
-    }
+    mm.due_now = e.past();  // recomputed at every change, as the library does
+    if (e.past()) mm.wake_edge = true;
   }
 
   /// The timer the library must dispatch next in this run: due, armed before

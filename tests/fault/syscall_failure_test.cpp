@@ -1269,8 +1269,8 @@ TEST_F(SyscallFailure, FirstAddTimerReportsTheTimerfdErrnoLeaksNothingAndTheNext
       {Sys::epoll_ctl, {ENOMEM, ENOSPC, EINVAL, EPERM, EBADF}},
   };
   int points = 0;
-  for (const auto& [sys, errors] : plans) {
-    points += for_each_failure(sys, errors, [&, sys = sys](int nth, int error, bool& fired) {
+  for (const auto& [plan_sys, errors] : plans) {
+    points += for_each_failure(plan_sys, errors, [&, sys = plan_sys](int nth, int error, bool& fired) {
       Rig rig;
       const auto before = rig.snapshot();
       const auto fds_before = test::open_fds();
