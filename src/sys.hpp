@@ -2,8 +2,10 @@
 //
 // Not installed. Every syscall the library itself makes goes through a function
 // here, which gives one place to read what it asks of the kernel. Not here:
-// the futex waits inside the C++ runtime (std::mutex, std::atomic::wait) and
-// the POSIX semaphore of call_blocking(), a template in a public header. The
+// the futex waits inside the C++ runtime (std::mutex, std::atomic::wait), the
+// POSIX semaphore of call_blocking(), a template in a public header, and the
+// std::ifstream read of /proc/self/fdinfo that add() makes on the one path where
+// a generation wraps around for an fd number with a leftover (core.cpp note h). The
 // fault-injection tests wrap the libc symbols called here at link time
 // (-Wl,--wrap, tests/fault/), so each function makes a plain libc call, never
 // a raw `syscall()` that a wrapper could not see (epoll_pwait2, which glibc
